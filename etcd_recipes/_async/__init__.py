@@ -1,0 +1,1 @@
+"""Hand-written asyncio implementation; ``etcd_recipes/_sync`` is generated from it."""

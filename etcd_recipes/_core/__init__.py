@@ -1,0 +1,1 @@
+"""Pure code shared by the asyncio and sync implementations: no I/O here."""

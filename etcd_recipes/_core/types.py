@@ -1,0 +1,240 @@
+"""Typed, immutable responses (pure code). No protobuf object leaks into the public API:
+every response is converted here from its wire message."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import Any, Union
+
+from .._pb import kv_pb2, rpc_pb2
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseHeader:
+    """Every response's header: the store revision it reflects, and who answered."""
+
+    cluster_id: int
+    member_id: int
+    revision: int
+    raft_term: int
+
+    @classmethod
+    def _from_pb(cls, pb: rpc_pb2.ResponseHeader) -> ResponseHeader:
+        return cls(pb.cluster_id, pb.member_id, pb.revision, pb.raft_term)
+
+
+@dataclass(frozen=True, slots=True)
+class KeyValue:
+    """A key and its value with etcd's metadata.
+
+    ``create_revision`` is the revision that created the key (stable while the key lives; used
+    as a fencing token by the recipes), ``mod_revision`` the last change, ``version`` the number
+    of changes since creation, ``lease`` the lease id the key is bound to (0 for none).
+    """
+
+    key: bytes
+    value: bytes
+    create_revision: int
+    mod_revision: int
+    version: int
+    lease: int
+
+    @classmethod
+    def _from_pb(cls, pb: kv_pb2.KeyValue) -> KeyValue:
+        return cls(pb.key, pb.value, pb.create_revision, pb.mod_revision, pb.version, pb.lease)
+
+    def __repr__(self) -> str:
+        return (
+            f"KeyValue(key={self.key!r}, value={_short(self.value)}, "
+            f"create_revision={self.create_revision}, mod_revision={self.mod_revision}, "
+            f"version={self.version}, lease={self.lease})"
+        )
+
+
+def _short(value: bytes) -> str:
+    return repr(value) if len(value) <= 64 else repr(value[:64])[:-1] + "...'"
+
+
+def _kvs(pbs: Any) -> tuple[KeyValue, ...]:
+    make = KeyValue._from_pb
+    return tuple(make(kv) for kv in pbs)
+
+
+@dataclass(frozen=True, slots=True)
+class GetResponse:
+    """The result of a range read: ``kvs`` (sorted as asked), ``count`` of all keys in the
+    range (even beyond ``limit``), and ``more`` when ``limit`` cut the result."""
+
+    header: ResponseHeader
+    kvs: tuple[KeyValue, ...]
+    count: int
+    more: bool
+
+    @property
+    def kv(self) -> KeyValue | None:
+        """The first key-value, or None when nothing matched."""
+        return self.kvs[0] if self.kvs else None
+
+    @property
+    def value(self) -> bytes | None:
+        """The first key's value, or None when nothing matched."""
+        return self.kvs[0].value if self.kvs else None
+
+    def __len__(self) -> int:
+        return len(self.kvs)
+
+    @classmethod
+    def _from_pb(cls, pb: rpc_pb2.RangeResponse) -> GetResponse:
+        return cls(ResponseHeader._from_pb(pb.header), _kvs(pb.kvs), pb.count, pb.more)
+
+
+@dataclass(frozen=True, slots=True)
+class PutResponse:
+    """The result of a put; ``prev_kv`` is the overwritten pair when ``prev_kv=True`` was asked."""
+
+    header: ResponseHeader
+    prev_kv: KeyValue | None
+
+    @classmethod
+    def _from_pb(cls, pb: rpc_pb2.PutResponse) -> PutResponse:
+        prev = KeyValue._from_pb(pb.prev_kv) if pb.HasField("prev_kv") else None
+        return cls(ResponseHeader._from_pb(pb.header), prev)
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteResponse:
+    """The result of a delete: how many keys were ``deleted`` and, if asked, their ``prev_kvs``."""
+
+    header: ResponseHeader
+    deleted: int
+    prev_kvs: tuple[KeyValue, ...]
+
+    @classmethod
+    def _from_pb(cls, pb: rpc_pb2.DeleteRangeResponse) -> DeleteResponse:
+        return cls(ResponseHeader._from_pb(pb.header), pb.deleted, _kvs(pb.prev_kvs))
+
+
+@dataclass(frozen=True, slots=True)
+class CompactResponse:
+    """The result of a compaction."""
+
+    header: ResponseHeader
+
+    @classmethod
+    def _from_pb(cls, pb: rpc_pb2.CompactionResponse) -> CompactResponse:
+        return cls(ResponseHeader._from_pb(pb.header))
+
+
+OpResponse = Union[GetResponse, PutResponse, DeleteResponse, "TxnResponse"]
+
+
+@dataclass(frozen=True, slots=True)
+class TxnResponse:
+    """The result of a transaction: ``succeeded`` tells which branch ran, ``responses`` holds one
+    typed response per operation of that branch, in order."""
+
+    header: ResponseHeader
+    succeeded: bool
+    responses: tuple[OpResponse, ...]
+
+    @classmethod
+    def _from_pb(cls, pb: rpc_pb2.TxnResponse) -> TxnResponse:
+        return cls(
+            ResponseHeader._from_pb(pb.header),
+            pb.succeeded,
+            tuple(_op_response(r) for r in pb.responses),
+        )
+
+
+def _op_response(pb: rpc_pb2.ResponseOp) -> OpResponse:
+    which = pb.WhichOneof("response")
+    if which == "response_range":
+        return GetResponse._from_pb(pb.response_range)
+    if which == "response_put":
+        return PutResponse._from_pb(pb.response_put)
+    if which == "response_delete_range":
+        return DeleteResponse._from_pb(pb.response_delete_range)
+    return TxnResponse._from_pb(pb.response_txn)
+
+
+class EventType(enum.Enum):
+    """What happened to a key."""
+
+    PUT = 0
+    DELETE = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One change seen by a watch: its ``type``, the key-value after it (for a DELETE: the key
+    with the deletion's ``mod_revision``), and the previous key-value when ``prev_kv`` was asked."""
+
+    type: EventType
+    kv: KeyValue
+    prev_kv: KeyValue | None
+
+    @property
+    def key(self) -> bytes:
+        """The key that changed."""
+        return self.kv.key
+
+    @property
+    def value(self) -> bytes:
+        """The new value (empty for a DELETE)."""
+        return self.kv.value
+
+    @property
+    def revision(self) -> int:
+        """The revision of the change."""
+        return self.kv.mod_revision
+
+    @classmethod
+    def _from_pb(cls, pb: kv_pb2.Event) -> Event:
+        prev = KeyValue._from_pb(pb.prev_kv) if pb.HasField("prev_kv") else None
+        return cls(EventType(pb.type), KeyValue._from_pb(pb.kv), prev)
+
+
+@dataclass(frozen=True, slots=True)
+class WatchResponse:
+    """A batch of events from one watch, all at revisions <= ``header.revision``.
+
+    A response with no events and ``progress_notify`` True is a progress notification: nothing
+    up to ``header.revision`` is missing.
+    """
+
+    header: ResponseHeader
+    events: tuple[Event, ...]
+    progress_notify: bool = False
+
+    def __iter__(self) -> Any:
+        return iter(self.events)
+
+    def __len__(self) -> int:
+        return len(self.events)
+
+
+@dataclass(frozen=True, slots=True)
+class LeaseTimeToLive:
+    """A lease's remaining ``ttl`` (seconds; -1 when the lease is gone), its ``granted_ttl``,
+    and the ``keys`` bound to it when asked."""
+
+    id: int
+    ttl: int
+    granted_ttl: int
+    keys: tuple[bytes, ...]
+    header: ResponseHeader
+
+    @property
+    def expired(self) -> bool:
+        """True when the lease no longer exists."""
+        return self.ttl == -1
+
+
+@dataclass(frozen=True, slots=True)
+class LeaseKeepAliveResponse:
+    """A refreshed lease's new ``ttl`` (0 or less: the lease is gone)."""
+
+    id: int
+    ttl: int
+    header: ResponseHeader

@@ -1,0 +1,146 @@
+"""Thread side of the few primitives that differ between asyncio and threads.
+
+Hand-written twin of ``etcd_recipes/_async/_backend.py`` (same names); the rest of ``_sync`` is
+generated from ``_async`` by ``scripts/unasync.py``. Keep the two files in step.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any, Generic, TypeVar
+
+import grpc
+
+T = TypeVar("T")
+
+Event = threading.Event
+Lock = threading.Lock
+monotonic = time.monotonic
+IS_ASYNC = False
+
+
+def sleep(seconds: float) -> None:
+    """Sleep."""
+    time.sleep(seconds)
+
+
+def wait_event(event: threading.Event, timeout: float | None) -> bool:
+    """Wait until ``event`` is set or ``timeout`` seconds pass; True if it was set."""
+    return event.wait(None if timeout is None else max(timeout, 0.0))
+
+
+class Queue(Generic[T]):
+    """An unbounded queue with a bounded ``get``."""
+
+    def __init__(self) -> None:
+        self._q: queue.SimpleQueue[T] = queue.SimpleQueue()
+
+    def put(self, item: T) -> None:
+        """Add an item (never blocks)."""
+        self._q.put(item)
+
+    def get(self, timeout: float | None = None) -> T:
+        """The next item; raises ``TimeoutError`` after ``timeout`` seconds."""
+        try:
+            return self._q.get(timeout=timeout)
+        except queue.Empty:
+            raise TimeoutError from None
+
+    def get_nowait(self) -> T | None:
+        """The next item, or None when empty."""
+        try:
+            return self._q.get_nowait()
+        except queue.Empty:
+            return None
+
+    def qsize(self) -> int:
+        """How many items wait."""
+        return self._q.qsize()
+
+
+class Task:
+    """A background thread (a coroutine task in the asyncio twin)."""
+
+    def __init__(self, func: Callable[..., Any], *args: Any, name: str) -> None:
+        self._thread = threading.Thread(target=func, args=args, name=name, daemon=True)
+        self._thread.start()
+
+    def cancel(self) -> None:
+        """Threads cannot be cancelled: they stop on their own flags."""
+
+    def done(self) -> bool:
+        """True when the thread has finished."""
+        return not self._thread.is_alive()
+
+    def join(self, timeout: float | None = None) -> None:
+        """Wait (bounded) for the thread to finish."""
+        if self._thread is threading.current_thread():
+            return
+        self._thread.join(timeout)
+
+
+def spawn(func: Callable[..., Any], *args: Any, name: str = "etcd-recipes") -> Task:
+    """Run ``func(*args)`` in a daemon thread."""
+    return Task(func, *args, name=name)
+
+
+def create_channel(
+    target: str,
+    credentials: grpc.ChannelCredentials | None,
+    options: list[tuple[str, Any]],
+) -> grpc.Channel:
+    """A gRPC channel for ``target`` (TLS when ``credentials`` is given)."""
+    if credentials is None:
+        return grpc.insecure_channel(target, options=options)
+    return grpc.secure_channel(target, credentials, options=options)
+
+
+def channel_ready(channel: grpc.Channel, timeout: float) -> bool:
+    """Wait (bounded) until the channel is connected; True if it is."""
+    future = grpc.channel_ready_future(channel)
+    try:
+        future.result(timeout=timeout)
+    except grpc.FutureTimeoutError:
+        future.cancel()
+        return False
+    return True
+
+
+def close_channel(channel: grpc.Channel) -> None:
+    """Close a channel, cancelling its calls."""
+    channel.close()
+
+
+_END = object()
+
+
+class BidiStream(Generic[T]):
+    """A bidirectional gRPC stream: ``write`` requests, ``read`` responses (None at the end)."""
+
+    def __init__(self, method: Any, metadata: Any = None) -> None:
+        self._requests: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._call = method(iter(self._requests.get, _END), metadata=metadata)
+
+    def write(self, request: Any) -> None:
+        """Send one request."""
+        self._requests.put(request)
+
+    def read(self) -> T | None:
+        """The next response, or None when the server ended the stream."""
+        try:
+            return next(self._call)  # type: ignore[no-any-return]
+        except StopIteration:
+            return None
+
+    def cancel(self) -> None:
+        """Cancel the stream (a pending ``read`` raises)."""
+        self._requests.put(_END)
+        self._call.cancel()
+
+
+def aiter_stream(call: Any) -> Iterator[Any]:
+    """Iterate a server-streaming call's responses."""
+    yield from call
