@@ -6,7 +6,7 @@
 from ._async.client import AsyncClient
 from ._async.lease import AsyncLease
 from ._async.txn import AsyncTxn
-from ._async.watch import AsyncWatcher, WatchFilter
+from ._async.watch import AsyncWatcher
 from ._core.ops import Compare, Op, SortOrder, SortTarget
 from ._core.types import (
     CompactResponse,
@@ -20,6 +20,7 @@ from ._core.types import (
     PutResponse,
     ResponseHeader,
     TxnResponse,
+    WatchFilter,
     WatchResponse,
 )
 from ._exceptions import *  # noqa: F403

@@ -39,6 +39,8 @@ SUBS: list[tuple[str, str]] = [
     (r"\b__aiter__\b", "__iter__"),
     (r"\b__anext__\b", "__next__"),
     (r"\bStopAsyncIteration\b", "StopIteration"),
+    (r"\bAwaitable\[(None|Any|bool|object)\]", r"\1"),
+    (r"\bCoroutine\[Any, Any, (None|Any|bool|object)\]", r"\1"),
     (r"\bAsyncIterator\b", "Iterator"),
     (r"\bAsyncIterable\b", "Iterable"),
     (r"\bAsyncContextManager\b", "ContextManager"),

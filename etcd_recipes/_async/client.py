@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import grpc
 
@@ -11,7 +11,17 @@ from .._core.keys import KeyLike
 from ._connection import AsyncConnection
 from .kv import AsyncKV
 from .lease import AsyncLeaseAPI
+from .recipes.session import AsyncSession
 from .watch import AsyncWatcher, WatchFilter, _AsyncWatchHub
+
+if TYPE_CHECKING:
+    from .recipes.barrier import AsyncBarrier, AsyncDoubleBarrier
+    from .recipes.election import AsyncElection
+    from .recipes.lock import AsyncLock
+    from .recipes.registry import AsyncServiceRegistry
+    from .recipes.rwlock import AsyncRWLock
+    from .recipes.scheduler import AsyncScheduler
+    from .recipes.semaphore import AsyncSemaphore
 
 
 class AsyncClient(AsyncKV):
@@ -112,6 +122,60 @@ class AsyncClient(AsyncKV):
             progress_notify=progress_notify,
             timeout=timeout,
         )
+
+    # Recipes: reached from the client so that typing ``client.`` finds them.
+
+    def session(self, ttl: int = 60) -> AsyncSession:
+        """A session (one kept-alive lease) for recipes; start it with ``async with``."""
+        return AsyncSession(self, ttl)
+
+    def lock(self, name: str, **options: Any) -> AsyncLock:
+        """A distributed mutex compatible with Go's ``concurrency.Mutex`` (see ``AsyncLock``)."""
+        from .recipes.lock import AsyncLock
+
+        return AsyncLock(self, name, **options)
+
+    def rwlock(self, name: str, **options: Any) -> AsyncRWLock:
+        """A readers-writer lock (see ``AsyncRWLock``)."""
+        from .recipes.rwlock import AsyncRWLock
+
+        return AsyncRWLock(self, name, **options)
+
+    def semaphore(self, name: str, limit: int, **options: Any) -> AsyncSemaphore:
+        """A counting semaphore with at most ``limit`` holders (see ``AsyncSemaphore``)."""
+        from .recipes.semaphore import AsyncSemaphore
+
+        return AsyncSemaphore(self, name, limit, **options)
+
+    def barrier(self, name: str, **options: Any) -> AsyncBarrier:
+        """A barrier that blocks waiters until it is released (see ``AsyncBarrier``)."""
+        from .recipes.barrier import AsyncBarrier
+
+        return AsyncBarrier(self, name, **options)
+
+    def double_barrier(self, name: str, count: int, **options: Any) -> AsyncDoubleBarrier:
+        """A double barrier for ``count`` participants (see ``AsyncDoubleBarrier``)."""
+        from .recipes.barrier import AsyncDoubleBarrier
+
+        return AsyncDoubleBarrier(self, name, count, **options)
+
+    def election(self, name: str, **options: Any) -> AsyncElection:
+        """A leader election compatible with Go's ``concurrency.Election``."""
+        from .recipes.election import AsyncElection
+
+        return AsyncElection(self, name, **options)
+
+    def registry(self, namespace: str = "/services/", **options: Any) -> AsyncServiceRegistry:
+        """A service registry with a watch-fed discovery cache (see ``AsyncServiceRegistry``)."""
+        from .recipes.registry import AsyncServiceRegistry
+
+        return AsyncServiceRegistry(self, namespace, **options)
+
+    def scheduler(self, prefix: str = "/job/", **options: Any) -> AsyncScheduler:
+        """A distributed cron scheduler whose jobs live under ``prefix`` (see ``AsyncScheduler``)."""
+        from .recipes.scheduler import AsyncScheduler
+
+        return AsyncScheduler(self, prefix, **options)
 
     async def close(self) -> None:
         """Stop watches and keep-alives and close the connection (idempotent)."""

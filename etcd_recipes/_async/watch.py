@@ -9,7 +9,6 @@ If that revision was compacted meanwhile, the watcher raises CompactedError.
 
 from __future__ import annotations
 
-import enum
 import itertools
 import logging
 from typing import Any
@@ -20,6 +19,7 @@ from .._core import types
 from .._core.errors import from_status, map_rpc_error
 from .._core.keys import KeyLike
 from .._core.ops import _key_and_end
+from .._core.types import WatchFilter
 from .._exceptions import (
     ClientClosedError,
     CompactedError,
@@ -35,13 +35,6 @@ from ._connection import AsyncConnection
 log = logging.getLogger("etcd_recipes.watch")
 
 _END = object()
-
-
-class WatchFilter(enum.Enum):
-    """Event types a watch can leave out."""
-
-    NOPUT = 0
-    NODELETE = 1
 
 
 class AsyncWatcher:

@@ -31,6 +31,9 @@ _BY_MESSAGE: tuple[tuple[str, type[exc.EtcdError]], ...] = (
     ("user name is empty", exc.InvalidArgumentError),
     ("authentication is not enabled", exc.AuthNotEnabledError),
     ("no leader", exc.NoLeaderError),
+    ("context deadline exceeded", exc.EtcdTimeoutError),
+    ("request timed out", exc.EtcdTimeoutError),
+    ("leader changed", exc.UnavailableError),
     ("member", exc.ClusterError),
     ("learner", exc.ClusterError),
     ("user name", exc.ClusterError),
@@ -107,9 +110,10 @@ def map_rpc_error(error: grpc.RpcError, *, mutating: bool, what: str = "") -> ex
     """
     code: grpc.StatusCode | None = None
     details = ""
-    if isinstance(error, grpc.Call):
-        code = error.code()
-        details = error.details() or ""
+    # grpc.aio's AioRpcError is not a grpc.Call, but has the same two methods.
+    if callable(getattr(error, "code", None)) and callable(getattr(error, "details", None)):
+        code = error.code()  # type: ignore[attr-defined]
+        details = error.details() or ""  # type: ignore[attr-defined]
     return from_status(code, details, mutating=mutating, what=what)
 
 

@@ -165,6 +165,13 @@ class EventType(enum.Enum):
     DELETE = 1
 
 
+class WatchFilter(enum.Enum):
+    """Event types a watch can leave out."""
+
+    NOPUT = 0
+    NODELETE = 1
+
+
 @dataclass(frozen=True, slots=True)
 class Event:
     """One change seen by a watch: its ``type``, the key-value after it (for a DELETE: the key

@@ -4,7 +4,7 @@ made, timed out, retried and have their errors mapped to ours."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 import grpc
@@ -12,7 +12,7 @@ from tenacity import (
     Retrying,
     retry_if_exception,
     stop_after_delay,
-    wait_exponential_jitter,
+    wait_random_exponential,
 )
 
 from .. import _exceptions as exc
@@ -53,6 +53,8 @@ class Connection:
         self.timeout = timeout
         self.retry_timeout = retry_timeout
         self.metadata: tuple[tuple[str, str], ...] | None = None
+        # Set by the auth layer: refreshes ``metadata`` (the token) after InvalidAuthTokenError.
+        self.reauthenticate: Callable[[], None] | None = None
         self.closed = False
         secure = any(e.secure for e in self.endpoints)
         if secure and credentials is None:
@@ -105,6 +107,13 @@ class Connection:
             return method(request, timeout=timeout, metadata=self.metadata)
         except grpc.RpcError as error:
             mapped = map_rpc_error(error, mutating=mutating, what=what)
+            if isinstance(mapped, exc.InvalidAuthTokenError) and self.reauthenticate is not None:
+                # The token expired (or the member changed): renew it once, then retry once.
+                self.reauthenticate()
+                try:
+                    return method(request, timeout=timeout, metadata=self.metadata)
+                except grpc.RpcError as again:
+                    raise map_rpc_error(again, mutating=mutating, what=what) from again
             if not _retryable(mapped, mutating):
                 raise mapped from error
             first = mapped
@@ -123,7 +132,7 @@ class Connection:
         last: exc.EtcdError = first
         retrying = Retrying(
             stop=stop_after_delay(max(deadline - backend.monotonic(), 0.0)),
-            wait=wait_exponential_jitter(initial=0.02, max=0.5, jitter=0.02),
+            wait=wait_random_exponential(multiplier=0.02, max=0.5),
             retry=retry_if_exception(lambda e: _retryable(e, mutating)),
             reraise=True,
         )

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import grpc
 
@@ -12,7 +12,17 @@ from .._core.keys import KeyLike
 from ._connection import Connection
 from .kv import KV
 from .lease import LeaseAPI
+from .recipes.session import Session
 from .watch import Watcher, WatchFilter, _AsyncWatchHub
+
+if TYPE_CHECKING:
+    from .recipes.barrier import Barrier, DoubleBarrier
+    from .recipes.election import Election
+    from .recipes.lock import Lock
+    from .recipes.registry import ServiceRegistry
+    from .recipes.rwlock import RWLock
+    from .recipes.scheduler import Scheduler
+    from .recipes.semaphore import Semaphore
 
 
 class Client(KV):
@@ -113,6 +123,60 @@ class Client(KV):
             progress_notify=progress_notify,
             timeout=timeout,
         )
+
+    # Recipes: reached from the client so that typing ``client.`` finds them.
+
+    def session(self, ttl: int = 60) -> Session:
+        """A session (one kept-alive lease) for recipes; start it with ``with``."""
+        return Session(self, ttl)
+
+    def lock(self, name: str, **options: Any) -> Lock:
+        """A distributed mutex compatible with Go's ``concurrency.Mutex`` (see ``Lock``)."""
+        from .recipes.lock import Lock
+
+        return Lock(self, name, **options)
+
+    def rwlock(self, name: str, **options: Any) -> RWLock:
+        """A readers-writer lock (see ``RWLock``)."""
+        from .recipes.rwlock import RWLock
+
+        return RWLock(self, name, **options)
+
+    def semaphore(self, name: str, limit: int, **options: Any) -> Semaphore:
+        """A counting semaphore with at most ``limit`` holders (see ``Semaphore``)."""
+        from .recipes.semaphore import Semaphore
+
+        return Semaphore(self, name, limit, **options)
+
+    def barrier(self, name: str, **options: Any) -> Barrier:
+        """A barrier that blocks waiters until it is released (see ``Barrier``)."""
+        from .recipes.barrier import Barrier
+
+        return Barrier(self, name, **options)
+
+    def double_barrier(self, name: str, count: int, **options: Any) -> DoubleBarrier:
+        """A double barrier for ``count`` participants (see ``DoubleBarrier``)."""
+        from .recipes.barrier import DoubleBarrier
+
+        return DoubleBarrier(self, name, count, **options)
+
+    def election(self, name: str, **options: Any) -> Election:
+        """A leader election compatible with Go's ``concurrency.Election``."""
+        from .recipes.election import Election
+
+        return Election(self, name, **options)
+
+    def registry(self, namespace: str = "/services/", **options: Any) -> ServiceRegistry:
+        """A service registry with a watch-fed discovery cache (see ``ServiceRegistry``)."""
+        from .recipes.registry import ServiceRegistry
+
+        return ServiceRegistry(self, namespace, **options)
+
+    def scheduler(self, prefix: str = "/job/", **options: Any) -> Scheduler:
+        """A distributed cron scheduler whose jobs live under ``prefix`` (see ``Scheduler``)."""
+        from .recipes.scheduler import Scheduler
+
+        return Scheduler(self, prefix, **options)
 
     def close(self) -> None:
         """Stop watches and keep-alives and close the connection (idempotent)."""

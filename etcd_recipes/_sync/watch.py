@@ -10,7 +10,6 @@ If that revision was compacted meanwhile, the watcher raises CompactedError.
 
 from __future__ import annotations
 
-import enum
 import itertools
 import logging
 from typing import Any
@@ -21,6 +20,7 @@ from .._core import types
 from .._core.errors import from_status, map_rpc_error
 from .._core.keys import KeyLike
 from .._core.ops import _key_and_end
+from .._core.types import WatchFilter
 from .._exceptions import (
     ClientClosedError,
     CompactedError,
@@ -36,13 +36,6 @@ from ._connection import Connection
 log = logging.getLogger("etcd_recipes.watch")
 
 _END = object()
-
-
-class WatchFilter(enum.Enum):
-    """Event types a watch can leave out."""
-
-    NOPUT = 0
-    NODELETE = 1
 
 
 class Watcher:

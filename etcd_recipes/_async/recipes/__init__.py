@@ -1,0 +1,1 @@
+"""Coordination recipes built only from lease-bound keys, CAS transactions and watches."""

@@ -1,0 +1,1 @@
+# GENERATED from tests/async_/__init__.py by scripts/unasync.py -- do not edit.
