@@ -112,8 +112,8 @@ def map_rpc_error(error: grpc.RpcError, *, mutating: bool, what: str = "") -> ex
     details = ""
     # grpc.aio's AioRpcError is not a grpc.Call, but has the same two methods.
     if callable(getattr(error, "code", None)) and callable(getattr(error, "details", None)):
-        code = error.code()  # type: ignore[attr-defined]
-        details = error.details() or ""  # type: ignore[attr-defined]
+        code = error.code()
+        details = error.details() or ""
     return from_status(code, details, mutating=mutating, what=what)
 
 
