@@ -37,6 +37,7 @@ connection broke after it was sent may still commit -- etcd does not abort on le
     ├── NoSpaceError                   the NOSPACE alarm is raised (quota exceeded)
     ├── TooManyRequestsError
     ├── WatchError                     a watch was cancelled by the server
+    │   └── WatchOverflowError         its consumer fell behind (.next_revision)
     ├── RecipeError                    base of the recipes' own errors (locks, elections ...)
     └── InternalError                  anything else etcd or gRPC reported
 """
@@ -75,6 +76,7 @@ __all__ = [
     "TooManyRequestsError",
     "UnavailableError",
     "WatchError",
+    "WatchOverflowError",
 ]
 
 
@@ -222,6 +224,23 @@ class TooManyRequestsError(EtcdError):
 
 class WatchError(EtcdError):
     """The server cancelled a watch."""
+
+
+class WatchOverflowError(WatchError):
+    """A watch's consumer fell behind: more events waited than the watch's ``max_queue``, so
+    the watch was cancelled. Nothing was dropped: every batch received before this error was
+    delivered first. Watch again from ``next_revision`` to carry on."""
+
+    def __init__(
+        self,
+        message: str = "the watch consumer fell behind",
+        *,
+        next_revision: int = 0,
+        outcome_unknown: bool = False,
+        code: str | None = None,
+    ) -> None:
+        super().__init__(message, outcome_unknown=outcome_unknown, code=code)
+        self.next_revision = next_revision
 
 
 class RecipeError(EtcdError):

@@ -22,6 +22,22 @@ monotonic = time.monotonic
 IS_ASYNC = True
 
 
+class ShortLock:
+    """A lock for short critical sections that never await (``with lock:``).
+
+    A no-op under asyncio, where such a section cannot be interleaved; ``threading.Lock`` in
+    the thread twin, where background threads share the same state.
+    """
+
+    __slots__ = ()
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc_info: object) -> None:
+        return None
+
+
 async def sleep(seconds: float) -> None:
     """Sleep without blocking other tasks."""
     await asyncio.sleep(seconds)
@@ -34,11 +50,14 @@ async def wait_event(event: asyncio.Event, timeout: float | None) -> bool:
     if timeout is None:
         await event.wait()
         return True
+    # Not asyncio.wait_for: before Python 3.12 it swallows a cancellation that arrives as the
+    # event is set (CPython gh-86296), and the cancelled task runs on (a lock would be taken).
+    waiter = asyncio.ensure_future(event.wait())
     try:
-        await asyncio.wait_for(event.wait(), max(timeout, 0.0))
-    except asyncio.TimeoutError:
-        return event.is_set()
-    return True
+        await asyncio.wait([waiter], timeout=max(timeout, 0.0))
+    finally:
+        waiter.cancel()
+    return event.is_set()
 
 
 class Queue(Generic[T]):
@@ -55,10 +74,19 @@ class Queue(Generic[T]):
         """The next item; raises ``TimeoutError`` after ``timeout`` seconds."""
         if timeout is None:
             return await self._q.get()
+        # Not asyncio.wait_for, which can swallow a cancellation (see wait_event).
+        getter = asyncio.ensure_future(self._q.get())
         try:
-            return await asyncio.wait_for(self._q.get(), timeout)
-        except asyncio.TimeoutError:
-            raise TimeoutError from None
+            await asyncio.wait([getter], timeout=max(timeout, 0.0))
+        except BaseException:  # cancelled: put back an item the getter may have taken
+            if getter.done() and not getter.cancelled():
+                self._q._queue.appendleft(getter.result())  # type: ignore[attr-defined]
+            getter.cancel()
+            raise
+        if not getter.done():
+            getter.cancel()
+            raise TimeoutError
+        return getter.result()
 
     def get_nowait(self) -> T | None:
         """The next item, or None when empty."""
@@ -130,27 +158,51 @@ async def close_channel(channel: grpc.aio.Channel) -> None:
 
 
 _EOF = getattr(grpc.aio, "EOF", None)
+_END_OF_REQUESTS = object()
 
 
 class BidiStream(Generic[T]):
-    """A bidirectional gRPC stream: ``write`` requests, ``read`` responses (None at the end)."""
+    """A bidirectional gRPC stream: ``write`` requests, ``read`` responses.
 
-    def __init__(self, method: Any, metadata: Any = None) -> None:
-        self._call = method(metadata=metadata)
+    ``write`` never blocks: requests go through a queue that gRPC drains (a stream to a member
+    that never finishes its handshake must not hang the writer). ``read`` returns None when the
+    server ended the stream or after ``cancel()``; it raises ``grpc.RpcError`` when the stream
+    failed. ``timeout`` is a deadline for the whole stream.
+    """
+
+    def __init__(self, method: Any, metadata: Any = None, timeout: float | None = None) -> None:
+        self._cancelled = False
+        self._requests: asyncio.Queue[Any] = asyncio.Queue()
+        self._call = method(self._drain(), metadata=metadata, timeout=timeout)
+
+    async def _drain(self) -> AsyncIterator[Any]:
+        while True:
+            request = await self._requests.get()
+            if request is _END_OF_REQUESTS:
+                return
+            yield request
 
     async def write(self, request: Any) -> None:
-        """Send one request."""
-        await self._call.write(request)
+        """Queue one request (never blocks; ignored once the stream is cancelled)."""
+        if not self._cancelled:
+            self._requests.put_nowait(request)
 
     async def read(self) -> T | None:
-        """The next response, or None when the server ended the stream."""
-        response = await self._call.read()
+        """The next response, or None when the stream ended or was cancelled by us."""
+        try:
+            response = await self._call.read()
+        except asyncio.CancelledError:
+            if self._cancelled:
+                return None
+            raise
         if response is _EOF:
             return None
         return response  # type: ignore[no-any-return]
 
     def cancel(self) -> None:
-        """Cancel the stream (a pending ``read`` raises)."""
+        """Cancel the stream (a pending ``read`` returns None)."""
+        self._cancelled = True
+        self._requests.put_nowait(_END_OF_REQUESTS)
         self._call.cancel()
 
 

@@ -18,6 +18,8 @@ T = TypeVar("T")
 
 Event = threading.Event
 Lock = threading.Lock
+ShortLock = threading.Lock
+"""A lock for short critical sections (a no-op in the asyncio twin)."""
 monotonic = time.monotonic
 IS_ASYNC = False
 
@@ -118,25 +120,37 @@ _END = object()
 
 
 class BidiStream(Generic[T]):
-    """A bidirectional gRPC stream: ``write`` requests, ``read`` responses (None at the end)."""
+    """A bidirectional gRPC stream: ``write`` requests, ``read`` responses.
 
-    def __init__(self, method: Any, metadata: Any = None) -> None:
+    ``read`` returns None when the server ended the stream or after ``cancel()``; it raises
+    ``grpc.RpcError`` when the stream failed. ``write`` on a finished stream does nothing (the
+    reader learns why it finished). ``timeout`` is a deadline for the whole stream.
+    """
+
+    def __init__(self, method: Any, metadata: Any = None, timeout: float | None = None) -> None:
+        self._cancelled = False
         self._requests: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        self._call = method(iter(self._requests.get, _END), metadata=metadata)
+        self._call = method(iter(self._requests.get, _END), metadata=metadata, timeout=timeout)
 
     def write(self, request: Any) -> None:
         """Send one request."""
-        self._requests.put(request)
+        if not self._cancelled:
+            self._requests.put(request)
 
     def read(self) -> T | None:
-        """The next response, or None when the server ended the stream."""
+        """The next response, or None when the stream ended or was cancelled by us."""
         try:
             return next(self._call)  # type: ignore[no-any-return]
         except StopIteration:
             return None
+        except grpc.RpcError:
+            if self._cancelled:
+                return None
+            raise
 
     def cancel(self) -> None:
-        """Cancel the stream (a pending ``read`` raises)."""
+        """Cancel the stream (a pending ``read`` returns None)."""
+        self._cancelled = True
         self._requests.put(_END)
         self._call.cancel()
 

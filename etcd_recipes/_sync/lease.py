@@ -2,12 +2,21 @@
 """Leases: grant, revoke, time-to-live, list, and keep-alive over one shared stream.
 
 A lease's expiry is judged on a monotonic clock read *before* each refresh request is sent:
-once ``sent_at + ttl`` has passed without a successful refresh, the lease is certainly gone
-from our point of view, whatever the network did.
+once ``sent_at + ttl`` of the latest acknowledged refresh has passed, the lease is certainly gone
+from our point of view, whatever the network did. Each lease remembers the send times of its
+unanswered refreshes in order, so an answer is always matched with its own request.
+
+The keep-alive stream lives on the connection's current member. It moves to another member when
+that member fails (connection refused or reset, ping timeout, no leader -- the connection tells
+every stream), or when a refresh stays unanswered for ``stuck_after`` (ttl/6, between 0.5 and
+2 s: a paused member). A lease is reported lost only when etcd answers that it is gone or its TTL
+passed without a successful refresh. Its ``state`` is CONNECTED after a successful refresh,
+SUSPENDED while refreshes fail or go unanswered, and LOST (final) once lost.
 """
 
 from __future__ import annotations
 
+import collections
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -15,18 +24,19 @@ from typing import Any
 import grpc
 
 from .._core import types
-from .._core.errors import map_rpc_error
 from .._core.ops import lease_id
+from .._core.state import ConnectionState, StateListener, StateListeners
 from .._exceptions import (
     EtcdError,
-    EtcdTimeoutError,
     InvalidArgumentError,
+    InvalidAuthTokenError,
     LeaseExpiredError,
     LeaseNotFoundError,
+    UnavailableError,
 )
 from .._pb import rpc_pb2
 from . import _backend as backend
-from ._connection import Connection
+from ._connection import Connection, Member
 
 log = logging.getLogger("etcd_recipes.lease")
 
@@ -40,6 +50,9 @@ class Lease:
     background; if it is lost (etcd says it is gone, or its TTL passed without a successful
     refresh) ``lost`` becomes True, ``lost_at`` records the monotonic time, and the
     ``on_lost`` callbacks run once (on the event loop / the keep-alive thread).
+
+    ``state`` is CONNECTED, SUSPENDED (refreshes fail or go unanswered: a holder cannot be sure
+    it still holds) or LOST; ``add_state_listener(cb)`` calls ``cb(state)`` on every change.
     """
 
     def __init__(self, api: LeaseAPI, id: int, ttl: int, granted_at: float) -> None:
@@ -48,12 +61,18 @@ class Lease:
         self.ttl = ttl
         self.lost = False
         self.lost_at: float | None = None
+        self.lost_reason = ""
         self._lost_event = backend.Event()
         self._callbacks: list[LostCallback] = []
+        self._listeners = StateListeners("lease")
+        self._state = ConnectionState.CONNECTED
+        self._lock = backend.ShortLock()
         self._kept_alive = False
         self._expires_at = granted_at + ttl
         self._next_due = 0.0
-        self._sent_at = 0.0
+        self._pending: collections.deque[float] = collections.deque()
+        self.stuck_after = min(max(ttl / 6.0, 0.5), 2.0)
+        """Seconds an unanswered refresh may wait before the stream moves to another member."""
 
     def __repr__(self) -> str:
         state = "lost" if self.lost else ("kept alive" if self._kept_alive else "granted")
@@ -68,6 +87,19 @@ class Lease:
     def expires_at(self) -> float:
         """Monotonic time by which the lease is certainly expired unless refreshed again."""
         return self._expires_at
+
+    @property
+    def state(self) -> ConnectionState:
+        """CONNECTED, SUSPENDED or LOST (final)."""
+        return self._state
+
+    def add_state_listener(self, listener: StateListener) -> None:
+        """Call ``listener(state)`` on every change of ``state``."""
+        self._listeners.add(listener)
+
+    def remove_state_listener(self, listener: StateListener) -> None:
+        """Stop calling ``listener``."""
+        self._listeners.remove(listener)
 
     def revoke(self, *, timeout: float | None = None) -> None:
         """Revoke the lease now; keys bound to it are deleted."""
@@ -105,19 +137,38 @@ class Lease:
         """Wait (bounded) until the lease is lost; True if it was."""
         return backend.wait_event(self._lost_event, timeout)
 
+    def _refreshed(self, sent_at: float, ttl: int) -> None:
+        """etcd answered the refresh sent at ``sent_at`` with ``ttl``."""
+        expires = sent_at + ttl
+        if expires > self._expires_at:
+            self._expires_at = expires
+        self._set_state(ConnectionState.CONNECTED)
+
+    def _set_state(self, state: ConnectionState) -> None:
+        with self._lock:
+            if self.lost or self._state is state:
+                return
+            self._state = state
+        log.info("lease %x %s", self.id, state.name)
+        self._listeners.notify(state)
+
     def _mark_lost(self, reason: str) -> None:
-        if self.lost:
-            return
-        self.lost = True
-        self.lost_at = backend.monotonic()
-        self._kept_alive = False
+        with self._lock:
+            if self.lost:
+                return
+            self.lost = True
+            self.lost_at = backend.monotonic()
+            self.lost_reason = reason
+            self._kept_alive = False
+            self._state = ConnectionState.LOST
         self._lost_event.set()
         log.info("lease %x lost: %s", self.id, reason)
-        for callback in self._callbacks:
+        for callback in list(self._callbacks):
             try:
                 callback(self)
             except Exception:
                 log.exception("lease lost callback failed")
+        self._listeners.notify(ConnectionState.LOST)
 
     def __enter__(self) -> Lease:
         return self
@@ -127,6 +178,24 @@ class Lease:
             self.revoke()
         except LeaseNotFoundError:
             pass
+
+
+def _single_answer(fn: Any) -> Any:
+    """Turn the LeaseKeepAlive stream method into a call that sends one request and returns
+    its answer, so a one-off refresh goes through ``conn.unary``'s failover and retries."""
+
+    def call(request: Any, *, timeout: float | None, metadata: Any) -> Any:
+        stream: backend.BidiStream[Any] = backend.BidiStream(fn, metadata, timeout)
+        try:
+            stream.write(request)
+            response = stream.read()
+        finally:
+            stream.cancel()
+        if response is None:
+            raise UnavailableError("lease keep-alive: the stream ended without an answer")
+        return response
+
+    return call
 
 
 class LeaseAPI:
@@ -180,22 +249,18 @@ class LeaseAPI:
     def keep_alive_once(
         self, lease: Any, *, timeout: float | None = None
     ) -> types.LeaseKeepAliveResponse:
-        """Refresh a lease once; raises LeaseNotFoundError if it is gone."""
+        """Refresh a lease once (retried on another member if need be); raises
+        LeaseNotFoundError if it is gone."""
         conn = self._conn
         ident = lease_id(lease)
-        if timeout is None:
-            timeout = conn.timeout if conn.timeout is not None else conn.retry_timeout
-        conn.check_open()
-        stream: backend.BidiStream[rpc_pb2.LeaseKeepAliveResponse] = backend.BidiStream(
-            conn.lease.LeaseKeepAlive, conn.metadata
-        )
-        try:
-            stream.write(rpc_pb2.LeaseKeepAliveRequest(ID=ident))
-            response = _read_bounded(stream, timeout)
-        finally:
-            stream.cancel()
+        method = conn.adapted(conn.lease.LeaseKeepAlive, _single_answer, "#once")
+        start = backend.monotonic()
+        request = rpc_pb2.LeaseKeepAliveRequest(ID=ident)
+        response = conn.unary(method, request, timeout, False, "lease keep-alive")
         if response.TTL <= 0:
             raise LeaseNotFoundError(f"lease {ident:#x} not found")
+        if isinstance(lease, Lease):
+            lease._refreshed(start, response.TTL)
         return types.LeaseKeepAliveResponse(
             response.ID, response.TTL, types.ResponseHeader._from_pb(response.header)
         )
@@ -217,47 +282,34 @@ class LeaseAPI:
         self._keeper.close()
 
 
-def _read_bounded(stream: Any, timeout: float) -> Any:
-    box: list[Any] = []
-    done = backend.Event()
-
-    def reader() -> None:
-        try:
-            box.append(stream.read())
-        except grpc.RpcError as error:
-            box.append(map_rpc_error(error, mutating=False, what="lease keep-alive"))
-        except Exception as error:
-            box.append(error)
-        done.set()
-
-    task = backend.spawn(reader, name="etcd-lease-once")
-    if not backend.wait_event(done, timeout):
-        stream.cancel()
-        task.cancel()
-        raise EtcdTimeoutError(f"lease keep-alive: no answer within {timeout}s")
-    result: Any = box[0]
-    if isinstance(result, BaseException):
-        raise result
-    if result is None:
-        raise LeaseExpiredError("lease keep-alive stream ended")
-    return result
-
-
 class _AsyncKeepAliver:
     """Refreshes every kept-alive lease of a client over one LeaseKeepAlive stream.
 
-    The sender wakes when a lease is due (ttl/3 after its last refresh) and writes its request;
-    the reader applies answers: TTL <= 0 means etcd no longer has the lease. If the stream
-    breaks it is reopened with backoff; a lease whose deadline passes meanwhile is lost.
+    The sender wakes when a lease is due (ttl/3 after its last refresh), when an unanswered
+    refresh has waited ``stuck_after``, or when a lease's TTL runs out; the reader applies
+    answers (TTL <= 0: etcd no longer has the lease). If the stream breaks or stalls it is
+    reopened -- on another member when the connection moved -- and every lease is refreshed at
+    once; a lease whose deadline passes meanwhile is lost.
     """
 
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
         self._leases: dict[int, Lease] = {}
         self._wake = backend.Event()
+        self._lock = backend.ShortLock()
         self._stopped = False
+        self._running = False
         self._task: backend.Task | None = None
         self._stream: backend.BidiStream[rpc_pb2.LeaseKeepAliveResponse] | None = None
+        self._member: Member | None = None
+        self.streams_opened = 0
+        """How many keep-alive streams were opened (for tests and diagnostics)."""
+        conn.add_member_listener(self._member_failed)
+
+    def _member_failed(self, member: Member) -> None:
+        stream = self._stream
+        if stream is not None and member is self._member:
+            stream.cancel()  # the sender reopens it on the current member
 
     def add(self, lease: Lease) -> None:
         self._conn.check_open()
@@ -265,75 +317,143 @@ class _AsyncKeepAliver:
             raise LeaseExpiredError(f"lease {lease.id:#x} is already lost")
         lease._kept_alive = True
         lease._next_due = 0.0
-        self._leases[lease.id] = lease
-        if self._task is None or self._task.done():
+        with self._lock:
+            self._leases[lease.id] = lease
             self._stopped = False
+            start = not self._running
+            self._running = True
+        if start:
             self._task = backend.spawn(self._run, name="etcd-keepalive")
         self._wake.set()
 
     def remove(self, lease: Lease) -> None:
         lease._kept_alive = False
-        self._leases.pop(lease.id, None)
+        with self._lock:
+            self._leases.pop(lease.id, None)
+        self._wake.set()
 
     def close(self) -> None:
         self._stopped = True
+        self._conn.remove_member_listener(self._member_failed)
         self._wake.set()
-        if self._stream is not None:
-            self._stream.cancel()
+        stream = self._stream
+        if stream is not None:
+            stream.cancel()
         if self._task is not None:
             self._task.cancel()
             self._task.join(2.0)
         self._leases.clear()
 
+    def _more_work(self) -> bool:
+        """Whether the run loop goes on; clears ``_running`` (under the lock) when it stops."""
+        with self._lock:
+            if not self._stopped and self._leases and not self._conn.closed:
+                return True
+            self._running = False
+            return False
+
     def _run(self) -> None:
-        backoff = 0.05
-        while not self._stopped and self._leases:
+        try:
+            while True:
+                try:
+                    self._serve()
+                    return
+                except Exception:  # a bug here must not stop refreshing leases silently
+                    log.exception("the keep-alive loop failed; restarting it")
+                    backend.sleep(0.1)
+        finally:
+            with self._lock:
+                self._running = False
+
+    def _serve(self) -> None:
+        conn = self._conn
+        backoff = 0.0
+        while self._more_work():
+            member = conn.member
+            opened = backend.monotonic()
             stream: backend.BidiStream[rpc_pb2.LeaseKeepAliveResponse] = backend.BidiStream(
-                self._conn.lease.LeaseKeepAlive, self._conn.metadata
+                member.callable(conn.lease.LeaseKeepAlive), conn.call_metadata(True)
             )
-            self._stream = stream
-            reader = backend.spawn(self._read, stream, name="etcd-keepalive-reader")
+            self.streams_opened += 1
+            self._stream, self._member = stream, member
+            for lease in list(self._leases.values()):
+                lease._pending.clear()
+                lease._next_due = 0.0  # refresh everything at once on a new stream
+            failure: list[grpc.RpcError] = []
+            answered: list[bool] = []
+            reader = backend.spawn(
+                self._read, stream, member, failure, answered, name="etcd-keepalive-reader"
+            )
+            stuck_since: float | None = None
             try:
-                for lease in self._leases.values():
-                    lease._next_due = 0.0  # refresh everything at once on a new stream
-                while not self._stopped and not reader.done():
-                    wait = self._send_due(stream)
+                while not self._stopped and not reader.done() and self._leases:
                     self._wake.clear()
+                    wait, stuck_since = self._send_due(stream)
+                    if stuck_since is not None:
+                        break
                     backend.wait_event(self._wake, wait)
-                backoff = 0.05
-            except grpc.RpcError:
-                pass
             finally:
+                self._stream = self._member = None
                 stream.cancel()
                 reader.join(1.0)
-                self._stream = None
-            if self._stopped:
+            if self._stopped or conn.closed:
                 break
-            self._expire_overdue()
-            backend.sleep(backoff)
-            backoff = min(backoff * 2, 1.0)
+            if answered:
+                backoff = 0.0
+            if stuck_since is not None:
+                conn.stalled(member, stuck_since, "lease keep-alive unanswered")
+            elif failure:
+                verdict = conn.assess_failure(
+                    failure[0], member, opened, mutating=False, what="lease keep-alive"
+                )
+                log.info("keep-alive stream on %s broke (%s)", member, verdict.error)
+                if isinstance(verdict.error, InvalidAuthTokenError):
+                    try:
+                        conn.refresh_auth()
+                    except EtcdError as error:
+                        log.warning("keep-alive: could not renew the auth token: %s", error)
+            if self._leases and (stuck_since is not None or failure):
+                for lease in list(self._leases.values()):
+                    lease._set_state(ConnectionState.SUSPENDED)
+            self._expire_overdue(backend.monotonic())
+            backend.wait_event(self._wake, backoff)
+            backoff = min(max(backoff * 2, 0.05), 1.0)
 
-    def _send_due(self, stream: backend.BidiStream[Any]) -> float:
-        """Send the refreshes that are due; returns seconds until the next one is."""
+    def _send_due(
+        self, stream: backend.BidiStream[rpc_pb2.LeaseKeepAliveResponse]
+    ) -> tuple[float, float | None]:
+        """Send the refreshes that are due. Returns the seconds until the next thing to do, and
+        the send time of a refresh left unanswered for too long (the stream is stuck) or None."""
         now = backend.monotonic()
         next_wake = 0.5
-        self._expire_overdue()
+        self._expire_overdue(now)
         for lease in list(self._leases.values()):
+            pending = lease._pending
+            if pending and now - pending[0] >= lease.stuck_after:
+                return 0.0, pending[0]
             if lease._next_due <= now:
-                lease._sent_at = now
+                pending.append(now)
                 lease._next_due = now + max(lease.ttl / 3.0, 0.1)
                 stream.write(rpc_pb2.LeaseKeepAliveRequest(ID=lease.id))
             next_wake = min(next_wake, lease._next_due - now, lease._expires_at - now)
-        return max(next_wake, 0.01)
+            if pending:
+                next_wake = min(next_wake, pending[0] + lease.stuck_after - now)
+        return max(next_wake, 0.005), None
 
-    def _expire_overdue(self) -> None:
-        now = backend.monotonic()
+    def _expire_overdue(self, now: float) -> None:
         for lease in list(self._leases.values()):
             if lease._expires_at <= now:
-                self._leases.pop(lease.id, None)
+                with self._lock:
+                    self._leases.pop(lease.id, None)
                 lease._mark_lost("its TTL passed without a successful refresh")
 
-    def _read(self, stream: backend.BidiStream[rpc_pb2.LeaseKeepAliveResponse]) -> None:
+    def _read(
+        self,
+        stream: backend.BidiStream[rpc_pb2.LeaseKeepAliveResponse],
+        member: Member,
+        failure: list[grpc.RpcError],
+        answered: list[bool],
+    ) -> None:
         try:
             while True:
                 response = stream.read()
@@ -342,12 +462,17 @@ class _AsyncKeepAliver:
                 lease = self._leases.get(response.ID)
                 if lease is None:
                     continue
+                sent_at = lease._pending.popleft() if lease._pending else None
                 if response.TTL <= 0:
-                    self._leases.pop(lease.id, None)
+                    with self._lock:
+                        self._leases.pop(lease.id, None)
                     lease._mark_lost("etcd reports the lease is gone")
-                else:
-                    lease._expires_at = lease._sent_at + response.TTL
-        except grpc.RpcError:
-            pass
+                elif sent_at is not None:
+                    lease._refreshed(sent_at, response.TTL)
+                    self._conn.note_success(member, sent_at)
+                    if not answered:
+                        answered.append(True)
+        except grpc.RpcError as error:
+            failure.append(error)
         finally:
             self._wake.set()

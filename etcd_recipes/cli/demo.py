@@ -6,6 +6,7 @@ python -m etcd_recipes demo [--endpoints HOST:PORT]   # default: an embedded etc
 from __future__ import annotations
 
 import argparse
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -87,6 +88,38 @@ def walkthrough(client: Client) -> None:
                 print(f"  {event.type.name} {event.key.decode()} {prev!r} -> {now!r}")
 
 
+def recipes(client: Client) -> None:
+    """A lock with its fencing token, and a leader election handed over on resign."""
+    step("a lock with a fencing token (Go/etcdctl-compatible keys)")
+    counter = "/demo/guarded-counter"
+    client.put(counter, "0")
+    with client.lock("/demo/lock", ttl=5) as lock:
+        print(f"  holding {lock.key!r}, fencing token {lock.fencing_token}")
+        guarded = lock.guard().then(Op.put(counter, "1")).commit()
+        print(f"  write guarded by the lock applied: {guarded.succeeded}")
+    print("  locked after release:", client.lock("/demo/lock").locked())
+
+    step("leader election: campaign, observe, resign, hand-over")
+    first = client.election("/demo/election", ttl=5)
+    second = client.election("/demo/election", ttl=5)
+    with first.observe() as changes:
+        info = first.campaign("node-1")
+        print(f"  node-1 elected, term {info.term}")
+        waiter = threading.Thread(target=second.campaign, args=("node-2",), daemon=True)
+        waiter.start()
+        first.resign()
+        waiter.join(10)
+        now = second.leader()
+        print(f"  after resign, leader is {now.value.decode() if now else None}")
+        for _ in range(5):
+            leader = changes.read(timeout=5)
+            print("  observed:", leader.value.decode() if leader else "no leader")
+            if leader is not None and leader.value == b"node-2":
+                break
+    second.close()
+    first.close()
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the demo."""
     parser = argparse.ArgumentParser(prog="python -m etcd_recipes demo")
@@ -94,5 +127,6 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     with _etcd(args.endpoints) as endpoints, Client(endpoints) as client:
         walkthrough(client)
+        recipes(client)
     print("\ndemo finished")
     return 0

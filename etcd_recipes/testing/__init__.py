@@ -24,6 +24,7 @@ from ._binary import EtcdBinary, EtcdBinaryNotFound, find_etcd_binaries, find_et
 from ._cluster import EtcdCluster
 from ._proxy import FaultProxy
 from ._server import EtcdServer, EtcdStartError, TlsFiles
+from ._tls import TlsBundle, make_tls_files
 
 if TYPE_CHECKING:
     from ._container import EtcdContainer, docker_available
@@ -36,10 +37,12 @@ __all__ = [
     "EtcdServer",
     "EtcdStartError",
     "FaultProxy",
+    "TlsBundle",
     "TlsFiles",
     "docker_available",
     "find_etcd_binaries",
     "find_etcd_binary",
+    "make_tls_files",
 ]
 
 

@@ -11,20 +11,27 @@ Keys: none of its own. etcd calls: LeaseGrant, LeaseKeepAlive (stream), LeaseRev
 Error handling: if refreshes fail (member down, network cut) the keep-alive retries on any
 reachable member; only when etcd reports the lease gone, or ``ttl`` seconds pass (monotonic
 clock, counted from before the last successful refresh was sent) without a refresh, is the
-session lost. A lost session never comes back: create a new one.
+session lost. A lost session never comes back: create a new one. Recipes waiting or holding on
+a lost session raise ``SessionExpiredError``.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from ..._exceptions import ClientClosedError, InvalidArgumentError, LeaseNotFoundError
+from ..._core.locking import SessionExpiredError
+from ..._exceptions import ClientClosedError, InvalidArgumentError, LeaseNotFoundError, RecipeError
 from .. import _backend as backend
 from ..lease import Lease
 
 if TYPE_CHECKING:
     from ..client import Client
+
+__all__ = ["Session", "SessionExpiredError"]
+
+log = logging.getLogger("etcd_recipes.session")
 
 
 class Session:
@@ -39,6 +46,9 @@ class Session:
         self._closed = False
         self._callbacks: list[Callable[[Session], Any]] = []
         self._start_lock = backend.Lock()
+        self._claims: set[bytes] = set()
+        self._lost_event = backend.Event()  # set once the lost callbacks have run
+        self._watching = False
 
     def __repr__(self) -> str:
         lease = f"{self._lease.id:#x}" if self._lease else "none"
@@ -51,8 +61,11 @@ class Session:
         with self._start_lock:
             if self._lease is None:
                 self._lease = self.client.lease.grant(self.ttl)
+            if not self._watching:  # once, even for a lease kept alive by someone else
+                self._watching = True
+                self._lease.add_lost_callback(self._on_lease_lost)
             if not self._lease.is_kept_alive and not self._lease.lost:
-                self._lease.keep_alive(self._on_lease_lost)
+                self._lease.keep_alive()
         return self
 
     @property
@@ -78,10 +91,10 @@ class Session:
         return self._closed or (self._lease is not None and self._lease.lost)
 
     def wait_lost(self, timeout: float | None = None) -> bool:
-        """Wait (bounded) until the session is lost; True if it was."""
+        """Wait (bounded) until the session is lost and its callbacks have run; True if so."""
         if self._closed:
             return True
-        return self.lease.wait_lost(timeout)
+        return backend.wait_event(self._lost_event, timeout)
 
     def add_lost_callback(self, callback: Callable[[Session], Any]) -> None:
         """Call ``callback(session)`` once when the session's lease is lost."""
@@ -90,21 +103,53 @@ class Session:
         else:
             self._callbacks.append(callback)
 
-    def _on_lease_lost(self, lease: Lease) -> None:
-        for callback in self._callbacks:
-            callback(self)
+    def remove_lost_callback(self, callback: Callable[[Session], Any]) -> None:
+        """Forget a callback given to ``add_lost_callback`` (no error if it is not there)."""
+        if callback in self._callbacks:
+            self._callbacks.remove(callback)
 
-    def close(self) -> None:
-        """Revoke the lease (deleting every key bound to it) and stop the keep-alive."""
+    def _on_lease_lost(self, lease: Lease) -> None:
+        for callback in list(self._callbacks):
+            try:
+                callback(self)
+            except Exception:
+                log.exception("session lost callback failed")
+        self._lost_event.set()
+
+    def _claim(self, key: bytes) -> None:
+        """Reserve a contender key for one recipe object: two objects using one key on one
+        session would both believe they hold what the key stands for."""
+        if key in self._claims:
+            raise RecipeError(
+                f"{key!r} is already used by another recipe object on this session "
+                "(use one session per holder, or let the recipe create its own)"
+            )
+        self._claims.add(key)
+
+    def _unclaim(self, key: bytes) -> None:
+        self._claims.discard(key)
+
+    def close(self) -> bool:
+        """Revoke the lease (deleting every key bound to it) and stop the keep-alive.
+
+        Returns True if this call revoked a live lease; False if the session was already closed
+        or lost, or etcd no longer had the lease (it expired: the keys were already gone).
+        """
         if self._closed:
-            return
+            return False
         self._closed = True
+        revoked = False
         if self._lease is not None and not self._lease.lost:
+            # Stop refreshing first: if the revoke hangs (a proposal lost with a dead leader is
+            # answered only after etcd's request timeout), the lease still ends within its TTL.
+            self._lease.stop_keep_alive()
             try:
                 self._lease.revoke()
+                revoked = True
             except (LeaseNotFoundError, ClientClosedError):
                 pass
             self._lease._mark_lost("session closed")
+        return revoked
 
     def __enter__(self) -> Session:
         return self.start()

@@ -1,0 +1,1213 @@
+# GENERATED from etcd_recipes/_async/recipes/scheduler/worker.py by scripts/unasync.py -- do not edit.
+"""The scheduler's worker: claims ticks with one transaction each, runs them, records them.
+
+See the package docstring (``etcd_recipes._sync.recipes.scheduler``) for the keys, the
+transactions and the error handling.
+"""
+
+from __future__ import annotations
+
+import heapq
+import inspect
+import itertools
+import json
+import logging
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import tempfile
+import traceback
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+from ...._core import schedule as sched
+from ...._core.jobs import (
+    OUTPUT_LIMIT,
+    JobSpec,
+    RunCancelledError,
+    RunOutcome,
+    RunRecord,
+    check_worker_id,
+    truncate,
+)
+from ...._core.ops import Compare, Op, SortOrder, SortTarget
+from ...._core.types import DeleteResponse, Event, EventType, GetResponse, TxnResponse
+from ...._exceptions import (
+    ClientClosedError,
+    CompactedError,
+    EtcdError,
+    EtcdTimeoutError,
+    InvalidArgumentError,
+    LeaseNotFoundError,
+)
+from ... import _backend as backend
+from ...lease import Lease
+from ..session import Session
+
+if TYPE_CHECKING:
+    from ...client import Client
+    from .api import Scheduler
+
+log = logging.getLogger("etcd_recipes.scheduler")
+
+Handler = Callable[..., Any]
+"""A job handler: ``handler(ctx)``; with Scheduler it may also be a coroutine function."""
+
+_MAX_SLEEP = 0.5  # the tick loop re-reads the clock at least this often (clock jumps, skew)
+_POLL = 0.05  # how often a running command is polled
+_FINISH_BUDGET = 30.0
+_BATCH = 64  # claims or finishes per request (etcd's default --max-txn-ops is 128)  # seconds spent retrying a run's record before giving up (logged)
+
+
+class JobContext:
+    """What a handler receives: which run this is, its fencing token, and cancellation.
+
+    ``job`` / ``spec`` / ``args``: the job; ``run_id`` and ``tick`` (UTC) name the run;
+    ``token`` is the claim's create revision, increasing with every run of every job: a handler
+    can store it beside its own writes and refuse older ones, or guard writes with ``fence()``
+    (true while this run still holds its in-progress key). ``cancelled`` turns True when the run
+    is killed, times out, or the worker loses its session; in the async flavour the handler's
+    task is also cancelled, in the sync flavour the handler should poll ``cancelled``.
+    """
+
+    def __init__(
+        self,
+        client: Client,
+        spec: JobSpec,
+        run_id: str,
+        tick: datetime | None,
+        token: int,
+        attempt: int,
+        kind: str,
+        worker_id: str,
+        running_key: str,
+    ) -> None:
+        self.client = client
+        self.spec = spec
+        self.job = spec.name
+        self.args: dict[str, Any] = dict(spec.args)
+        self.run_id = run_id
+        self.tick = tick
+        self.token = token
+        self.attempt = attempt
+        self.kind = kind
+        self.worker_id = worker_id
+        self.running_key = running_key
+        self.cancel_reason: str | None = None
+        self._cancelled = backend.Event()
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.job}/{self.run_id} token={self.token}>"
+
+    @property
+    def cancelled(self) -> bool:
+        """True once the run was killed, timed out or lost its worker's session."""
+        return self._cancelled.is_set()
+
+    def wait_cancelled(self, timeout: float | None = None) -> bool:
+        """Wait (bounded) until the run is cancelled; True if it was."""
+        return backend.wait_event(self._cancelled, timeout)
+
+    def raise_if_cancelled(self) -> None:
+        """Raise RunCancelledError if the run was cancelled."""
+        if self.cancelled:
+            raise RunCancelledError(f"run {self.job}/{self.run_id}: {self.cancel_reason}")
+
+    def fence(self) -> Compare:
+        """A compare that holds while this run still owns its in-progress key (put it in the
+        ``if_`` of your own transactions)."""
+        return Compare.create_revision(self.running_key) == self.token
+
+
+@dataclass
+class _Claim:
+    run_id: str
+    tick: datetime | None
+    token: int
+    attempt: int
+    kind: str
+    started: float
+
+
+@dataclass
+class _Fire:
+    """A tick (or trigger) to claim."""
+
+    spec: JobSpec
+    run_id: str
+    tick: datetime | None
+    kind: str = "scheduled"
+    attempt: int = 1
+    miss: bool = False
+    nonce: str = field(default_factory=lambda: secrets.token_hex(8))
+    created: float = 0.0
+
+
+@dataclass
+class _Finish:
+    """A finished run waiting for its record to be written."""
+
+    spec: JobSpec
+    claim: _Claim
+    record: RunRecord
+    done: Any = field(default_factory=backend.Event)
+
+
+@dataclass
+class _Run:
+    ctx: JobContext
+    wake: Any = field(default_factory=backend.Event)
+    done: Any = field(default_factory=backend.Event)
+    outcome: str | None = None
+    detail: str | None = None
+    cancelled_at: float | None = None
+    task: backend.Task | None = None
+    result: Any = None
+    error: BaseException | None = None
+
+    def cancel(self, outcome: str, detail: str) -> None:
+        if self.outcome is not None:
+            return
+        self.outcome = outcome
+        self.detail = detail
+        self.cancelled_at = backend.monotonic()
+        self.ctx.cancel_reason = detail
+        self.ctx._cancelled.set()
+        self.wake.set()
+        if self.task is not None:
+            self.task.cancel()
+
+
+@dataclass
+class _JobState:
+    spec: JobSpec
+    schedule: sched.Schedule
+    tz: ZoneInfo
+    generation: int
+    last_tick: datetime | None = None
+
+
+@dataclass(order=True)
+class _Entry:
+    due: float
+    seq: int
+    kind: str = field(compare=False)  # "tick" or "trigger"
+    name: str = field(compare=False)
+    generation: int = field(compare=False, default=0)
+    tick: datetime | None = field(compare=False, default=None)
+    run_id: str = field(compare=False, default="")
+    attempt: int = field(compare=False, default=1)
+    run_kind: str = field(compare=False, default="scheduled")
+    wait_until: float = field(compare=False, default=0.0)
+
+
+def _json(value: Mapping[str, Any]) -> bytes:
+    return json.dumps(value, sort_keys=True, separators=(",", ":")).encode()
+
+
+def _default_worker_id() -> str:
+    host = "".join(c if c.isalnum() or c in "_.-" else "-" for c in socket.gethostname())
+    return f"{host or 'worker'}-{os.getpid()}-{secrets.token_hex(2)}"
+
+
+class SchedulerWorker:
+    """A worker: runs the jobs whose handlers it has (and shell commands, unless
+    ``commands=False``), each tick exactly once across all workers.
+
+    ``worker.start()`` runs it in the background (asyncio tasks / threads);
+    ``worker.run()`` blocks until ``stop()``; ``with`` starts and stops it.
+    Built by ``scheduler.worker(handlers={...})``.
+    """
+
+    def __init__(
+        self,
+        scheduler: Scheduler,
+        handlers: Mapping[str, Handler] | None = None,
+        *,
+        worker_id: str | None = None,
+        commands: bool = True,
+        session_ttl: int | None = None,
+        start_timeout: float = 30.0,
+    ) -> None:
+        self._scheduler = scheduler
+        self._client = scheduler.client
+        self._keys = scheduler.keys
+        self._clock = scheduler.clock
+        self._handlers: dict[str, Handler] = dict(scheduler._handlers)
+        for name, handler in (handlers or {}).items():
+            scheduler._check_handler_callable(name, handler)
+            self._handlers[name] = handler
+        self.id = check_worker_id(worker_id or _default_worker_id())
+        self._commands = commands
+        self._session_ttl = session_ttl or scheduler.session_ttl
+        self._start_timeout = start_timeout
+        self._op_timeout = scheduler.op_timeout
+        self._jobs: dict[str, _JobState] = {}
+        self._heap: list[_Entry] = []
+        self._seq = itertools.count()
+        self._generations = itertools.count(1)
+        self._inbox: backend.Queue[tuple[str, Any]] = backend.Queue()
+        self._finishes: backend.Queue[_Finish] = backend.Queue()
+        self._runs: dict[str, _Run] = {}
+        self._tasks: set[backend.Task] = set()
+        self._watchers: list[Any] = []
+        self._session: Session | None = None
+        self._claiming = False
+        self._stopping = False
+        self._started = False
+        self._ready = backend.Event()
+        self._stopped = backend.Event()
+        self._supervisor_wake = backend.Event()
+        self._claims_lease: Lease | None = None
+        self._claims_lease_renew_at = 0.0
+        self._claims_lock = backend.Lock()
+        self.stats: dict[str, int] = {
+            "claims": 0,
+            "won": 0,
+            "runs": 0,
+            "missed": 0,
+            "skipped": 0,
+            "requests": 0,
+        }
+        """Counters: claim transactions sent, won, runs executed, ticks recorded as missed,
+        ticks skipped (overlap), etcd requests made for ticks."""
+
+    def __repr__(self) -> str:
+        state = "stopped" if self._stopped.is_set() else "claiming" if self._claiming else "idle"
+        return f"<{type(self).__name__} {self.id} {state} jobs={len(self._jobs)}>"
+
+    @property
+    def claiming(self) -> bool:
+        """True while the worker has a live session and claims ticks."""
+        return self._claiming
+
+    @property
+    def handlers(self) -> tuple[str, ...]:
+        """The handler names this worker can run."""
+        return tuple(sorted(self._handlers))
+
+    @property
+    def running_runs(self) -> list[JobContext]:
+        """The runs this worker executes now."""
+        return [run.ctx for run in list(self._runs.values())]
+
+    def next_fire(self, name: str) -> datetime | None:
+        """When this worker will next claim job ``name`` (None if it does not run it)."""
+        for entry in list(self._heap):
+            state = self._jobs.get(entry.name)
+            current = state is not None and state.generation == entry.generation
+            if entry.kind == "tick" and entry.name == name and current:
+                return entry.tick
+        return None
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    def start(self) -> SchedulerWorker:
+        """Load the jobs, open the watches, register, and start claiming (in the background).
+
+        Waits (at most ``start_timeout``) until the worker is registered; raises the last
+        error (or EtcdTimeoutError) and stops if it could not be.
+        """
+        if self._started:
+            return self
+        self._started = True
+        try:
+            self._scheduler.publish()
+            revision = self._load()
+        except BaseException:
+            self._stopped.set()
+            raise
+        for start, end in self._keys.quiet_ranges():
+            self._spawn(self._watch, start, end, revision + 1, name="etcd-scheduler-watch")
+        self._spawn(self._supervise, name="etcd-scheduler-session")
+        self._spawn(self._loop, name="etcd-scheduler-loop")
+        self._spawn(self._finisher, name="etcd-scheduler-finisher")
+        if not backend.wait_event(self._ready, self._start_timeout):
+            self.stop()
+            raise EtcdTimeoutError(
+                f"scheduler worker {self.id} could not register within {self._start_timeout}s"
+            )
+        return self
+
+    def run(self, timeout: float | None = None) -> None:
+        """Start (if needed) and block until ``stop()`` is called (or ``timeout`` passes, then
+        stop)."""
+        self.start()
+        if not backend.wait_event(self._stopped, timeout):
+            self.stop()
+
+    def stop(self, *, drain: float = 10.0) -> None:
+        """Stop claiming, wait up to ``drain`` seconds for runs in progress, kill the rest
+        (recorded as killed), close the watches and revoke the session (idempotent)."""
+        if self._stopping:
+            backend.wait_event(self._stopped, drain + self._scheduler.kill_grace + 5)
+            return
+        self._stopping = True
+        self._claiming = False
+        self._inbox.put(("stop", None))
+        deadline = backend.monotonic() + drain
+        log.debug("worker %s: stopping; runs in progress: %s", self.id, list(self._runs))
+        while self._runs and backend.monotonic() < deadline:
+            backend.sleep(0.02)
+        log.debug("worker %s: drained; runs in progress: %s", self.id, list(self._runs))
+        for run in list(self._runs.values()):
+            run.cancel(RunOutcome.KILLED, "the worker is stopping")
+        deadline = backend.monotonic() + self._scheduler.kill_grace + 2
+        while self._runs and backend.monotonic() < deadline:
+            backend.sleep(0.02)
+        for watcher in list(self._watchers):
+            watcher.cancel()
+        self._supervisor_wake.set()
+        for task in list(self._tasks):
+            task.cancel()
+        for task in list(self._tasks):
+            task.join(2.0)
+        log.debug("worker %s: tasks joined; closing the session", self.id)
+        session, self._session = self._session, None
+        if session is not None:
+            try:
+                session.close()
+            except EtcdError as error:
+                log.info("worker %s: closing its session failed: %s", self.id, error)
+        self._stopped.set()
+
+    def wait_stopped(self, timeout: float | None = None) -> bool:
+        """Wait (bounded) until the worker has stopped; True if it has."""
+        return backend.wait_event(self._stopped, timeout)
+
+    def __enter__(self) -> SchedulerWorker:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    def _spawn(self, func: Callable[..., Any], *args: Any, name: str) -> None:
+        box: list[backend.Task] = []
+
+        def wrapper() -> None:
+            try:
+                func(*args)
+            except Exception:
+                if not self._stopping:
+                    log.exception("worker %s: %s failed", self.id, name)
+            finally:
+                if box:
+                    self._tasks.discard(box[0])
+
+        task = backend.spawn(wrapper, name=name)
+        box.append(task)
+        if not task.done():
+            self._tasks.add(task)
+
+    # -- loading and watching ------------------------------------------------------------------
+
+    def _load(self) -> int:
+        """Read every definition and pending trigger (one txn); queue them; the revision."""
+        ranges = self._keys.quiet_ranges()
+        ops = [Op.get(start, range_end=end) for start, end in ranges]
+        response = self._client.txn(timeout=self._op_timeout).then(*ops).commit()
+        for (start, end), result in zip(ranges, response.responses, strict=True):
+            assert isinstance(result, GetResponse)
+            self._inbox.put(("snapshot", (start, end, result.kvs)))
+        return response.header.revision
+
+    def _watch(self, start: bytes, end: bytes, revision: int) -> None:
+        next_revision = revision
+        backoff = 0.1
+        while not self._stopping:
+            watcher = self._client.watch(start, range_end=end, start_revision=next_revision)
+            self._watchers.append(watcher)
+            try:
+                for response in watcher:
+                    backoff = 0.1
+                    for event in response.events:
+                        self._inbox.put(("event", event))
+            except CompactedError:
+                log.warning("worker %s: watch revision compacted; reloading", self.id)
+                try:
+                    got = self._client.get(start, range_end=end, timeout=self._op_timeout)
+                except EtcdError as error:
+                    log.info("worker %s: reload failed: %s", self.id, error)
+                    backend.sleep(backoff)
+                    continue
+                self._inbox.put(("snapshot", (start, end, got.kvs)))
+                watcher.next_revision = got.header.revision + 1
+            except EtcdError as error:
+                if self._stopping:
+                    break
+                log.info("worker %s: watch failed (%s); resuming", self.id, error)
+                backend.sleep(backoff)
+                backoff = min(backoff * 2, 2.0)
+            finally:
+                if watcher in self._watchers:
+                    self._watchers.remove(watcher)
+                next_revision = max(next_revision, watcher.next_revision)
+
+    # -- session --------------------------------------------------------------------------------
+
+    def _supervise(self) -> None:
+        backoff = 0.1
+        while not self._stopping:
+            session = Session(self._client, self._session_ttl)
+            try:
+                session.start()
+                value = {
+                    "id": self.id,
+                    "host": socket.gethostname(),
+                    "pid": os.getpid(),
+                    "started": self._clock(),
+                    "handlers": sorted(self._handlers),
+                    "commands": self._commands,
+                }
+                self._client.put(
+                    self._keys.worker(self.id, session.lease_id),
+                    _json(value),
+                    lease=session.lease,
+                    timeout=self._op_timeout,
+                )
+            except EtcdError as error:
+                log.info("worker %s: no session yet (%s); retrying", self.id, error)
+                try:
+                    session.close()
+                except EtcdError:
+                    pass
+                backend.wait_event(self._supervisor_wake, backoff)
+                backoff = min(backoff * 2, 2.0)
+                continue
+            backoff = 0.1
+            self._supervisor_wake.clear()
+            session.add_lost_callback(lambda _s: self._supervisor_wake.set())
+            self._session = session
+            self._inbox.put(("session", session))
+            self._ready.set()
+            while not self._stopping and not session.lost:
+                backend.wait_event(self._supervisor_wake, 1.0)
+            if session.lost and self._session is session:
+                log.warning("worker %s: session lost; claiming stops until a new one", self.id)
+                self._claiming = False
+                for run in list(self._runs.values()):
+                    run.cancel(RunOutcome.LOST, "the worker lost its session")
+                self._inbox.put(("session", None))
+
+    # -- the loop: owns the job table and the timer heap ---------------------------------------
+
+    def _loop(self) -> None:
+        while not self._stopping:
+            item = self._inbox.get_nowait()
+            if item is None:
+                delay = _MAX_SLEEP
+                if self._claiming and self._heap:
+                    delay = min(delay, self._heap[0].due - self._clock())
+                if delay > 0:
+                    try:
+                        item = self._inbox.get(delay)
+                    except TimeoutError:
+                        item = None
+            if item is not None:
+                self._handle(*item)
+                continue
+            if self._claiming:
+                self._pop_due()
+
+    def _handle(self, what: str, payload: Any) -> None:
+        if what == "event":
+            self._on_event(payload)
+        elif what == "snapshot":
+            self._on_snapshot(*payload)
+        elif what == "session":
+            self._claiming = payload is not None and not self._stopping
+
+    def _on_snapshot(self, start: bytes, end: bytes, kvs: Any) -> None:
+        seen = set()
+        for kv in kvs:
+            kind, name, rest = self._keys.split(kv.key)
+            if kind == "job":
+                seen.add(name)
+                self._set_job(name, kv.value)
+            elif kind == "triggers" and rest:
+                self._queue_trigger(name, rest, kv.value)
+        for name in list(self._jobs):
+            key = self._keys.job(name).encode()
+            if start <= key < end and name not in seen:
+                self._jobs.pop(name, None)
+
+    def _on_event(self, event: Event) -> None:
+        kind, name, rest = self._keys.split(event.key)
+        put = event.type is EventType.PUT
+        if kind == "job":
+            if put:
+                self._set_job(name, event.value)
+            else:
+                self._jobs.pop(name, None)
+        elif kind == "kill" and put:
+            for run in list(self._runs.values()):
+                if run.ctx.job == name and run.ctx.token < event.kv.mod_revision:
+                    run.cancel(RunOutcome.KILLED, f"killed at revision {event.kv.mod_revision}")
+        elif kind == "triggers" and put and rest and event.kv.version == 1:
+            self._queue_trigger(name, rest, event.value)
+        elif kind == "workers" and not put:
+            self._spawn(self._reap, event, name="etcd-scheduler-reap")
+
+    def _runnable(self, spec: JobSpec) -> bool:
+        if spec.handler is not None:
+            return spec.handler in self._handlers
+        return self._commands
+
+    def _set_job(self, name: str, raw: bytes) -> None:
+        try:
+            spec = JobSpec.from_json(raw, name=name)
+            schedule = sched.Schedule.parse(spec.schedule, spec.timezone)
+            tz = sched.timezone_for(spec.timezone)
+        except InvalidArgumentError as error:
+            log.warning("worker %s: ignoring job %s: %s", self.id, name, error)
+            self._jobs.pop(name, None)
+            return
+        old = self._jobs.get(name)
+        state = _JobState(spec, schedule, tz, next(self._generations))
+        state.last_tick = old.last_tick if old else None
+        self._jobs[name] = state
+        if self._runnable(spec) and not spec.paused:
+            self._schedule(state, max(sched.to_datetime(self._clock()), state.last_tick or _EPOCH))
+
+    def _schedule(self, state: _JobState, after: datetime) -> None:
+        tick = state.schedule.next_after(after, state.tz)
+        if tick is None:
+            return
+        name = state.spec.name
+        run_id = sched.tick_id(tick)
+        due = tick.timestamp() + sched.jitter_delay(name, run_id, state.spec.jitter)
+        entry = _Entry(due, next(self._seq), "tick", name, state.generation, tick, run_id)
+        heapq.heappush(self._heap, entry)
+
+    def _queue_trigger(self, name: str, run_id: str, raw: bytes) -> None:
+        try:
+            data = json.loads(raw)
+            attempt = int(data.get("attempt", 1))
+            not_before = float(data.get("not_before") or 0.0)
+            kind = str(data.get("kind", "manual"))
+        except (ValueError, TypeError, AttributeError):
+            log.warning("worker %s: ignoring malformed trigger %s/%s", self.id, name, run_id)
+            return
+        entry = _Entry(not_before, next(self._seq), "trigger", name, 0, None, run_id, attempt, kind)
+        entry.wait_until = self._clock() + 5.0
+        heapq.heappush(self._heap, entry)
+
+    def _pop_due(self) -> None:
+        now = self._clock()
+        fires: list[_Fire] = []
+        while self._heap and self._heap[0].due <= now:
+            entry = heapq.heappop(self._heap)
+            state = self._jobs.get(entry.name)
+            if state is None and entry.kind == "trigger" and now < entry.wait_until:
+                entry.due = now + 0.2  # its job's definition may arrive on another watch
+                heapq.heappush(self._heap, entry)
+                continue
+            if state is None or not self._runnable(state.spec):
+                continue
+            if entry.kind == "trigger":
+                try:
+                    tick: datetime | None = sched.tick_time(entry.run_id)
+                except ValueError:
+                    tick = None
+                fire = _Fire(state.spec, entry.run_id, tick, entry.run_kind, entry.attempt)
+                fires.append(fire)
+            elif entry.generation == state.generation and entry.tick is not None:
+                fires += self._due_tick(state, entry.tick, now)
+        for fire in fires:
+            fire.created = now
+        # One claim per job per transaction (two ticks of one job must be decided in order);
+        # up to _BATCH claims, each its own nested transaction, per request.
+        rounds: list[list[_Fire]] = []
+        depth: dict[str, int] = {}
+        for fire in fires:
+            if fire.miss:
+                self._spawn(self._record_missed, fire.spec, fire.run_id, fire.tick, name="miss")
+                continue
+            level = depth.get(fire.spec.name, 0)
+            depth[fire.spec.name] = level + 1
+            if level == len(rounds):
+                rounds.append([])
+            rounds[level].append(fire)
+        if len(rounds) == 1:
+            for i in range(0, len(rounds[0]), _BATCH):
+                self._spawn(self._fire_rounds, [rounds[0][i : i + _BATCH]], name="claim")
+        elif rounds:
+            batches = [r[i : i + _BATCH] for r in rounds for i in range(0, len(r), _BATCH)]
+            self._spawn(self._fire_rounds, batches, name="claim")
+
+    def _due_tick(self, state: _JobState, first: datetime, now: float) -> list[_Fire]:
+        spec = state.spec
+        now_dt = sched.to_datetime(now)
+        backlog = state.schedule.ticks(first, now_dt, state.tz, limit=spec.history_limit)
+        ticks = [first, *backlog][-(spec.history_limit + 1) :]
+        state.last_tick = ticks[-1]
+
+        def delay(tick: datetime) -> float:
+            return sched.jitter_delay(spec.name, sched.tick_id(tick), spec.jitter)
+
+        fires = [
+            _Fire(spec, sched.tick_id(tick), tick, miss=action == sched.MISS)
+            for tick, action in sched.plan_due(
+                ticks, now_dt, spec.misfire, spec.misfire_grace, delay
+            )
+        ]
+        self._schedule(state, ticks[-1])
+        return fires
+
+    # -- claiming -------------------------------------------------------------------------------
+
+    def _claims_lease_id(self) -> int:
+        """A lease for claims (TTL ``claim_ttl``, never kept alive; renewed at half-life)."""
+        with self._claims_lock:
+            now = backend.monotonic()
+            if self._claims_lease is None or now >= self._claims_lease_renew_at:
+                ttl = self._scheduler.claim_ttl
+                self._claims_lease = self._client.lease.grant(ttl, timeout=self._op_timeout)
+                self._claims_lease_renew_at = now + ttl / 2
+            return self._claims_lease.id
+
+    def _fire_rounds(self, batches: list[list[_Fire]]) -> None:
+        for batch in batches:
+            for fire, claim in zip(batch, self._claim(batch), strict=True):
+                if claim is not None:
+                    self._spawn(self._execute, fire.spec, claim, name=f"job-{fire.spec.name}")
+
+    def _give_up_at(self, fire: _Fire) -> float:
+        spec = fire.spec
+        if fire.tick is not None and fire.kind == "scheduled":
+            jitter = sched.jitter_delay(spec.name, fire.run_id, spec.jitter)
+            return fire.tick.timestamp() + jitter + spec.misfire_grace
+        return fire.created + max(spec.misfire_grace, 30.0)
+
+    def _claim_ops(
+        self, fire: _Fire, session: Session, claims_lease: int, started: float
+    ) -> tuple[list[Compare], list[Op], list[Op]]:
+        """The compares and branches that decide one tick (see the package docstring)."""
+        keys = self._keys
+        spec, name, run_id, tick = fire.spec, fire.spec.name, fire.run_id, fire.tick
+        run_key = keys.run(name, run_id)
+        trigger_key = keys.trigger(name, run_id) if fire.kind != "scheduled" else None
+        base = {"worker": self.id, "nonce": fire.nonce, "kind": fire.kind, "attempt": fire.attempt}
+        running = {
+            "worker": self.id,
+            "started": started,
+            "attempt": fire.attempt,
+            "kind": fire.kind,
+            "tick": tick.isoformat() if tick else None,
+        }
+        run_op = Op.put(run_key, _json({**base, "state": "run"}), lease=claims_lease)
+        running_op = Op.put(keys.running_run(name, run_id), _json(running), lease=session.lease)
+        start_ops = [run_op, running_op]
+        compares = [Compare.create_revision(run_key) == 0]
+        if trigger_key is not None:
+            compares.append(Compare.version(trigger_key) > 0)
+            start_ops.append(Op.delete(trigger_key))
+        idle = Compare.version(keys.running(name), prefix=True) == 0
+        if spec.overlap == "forbid":
+            skipped = RunRecord(
+                name,
+                run_id,
+                tick,
+                RunOutcome.SKIPPED,
+                fire.kind,
+                fire.attempt,
+                self.id,
+                started=started,
+                ended=started,
+                error="overlap=forbid: a previous run of this job is still in progress",
+            )
+            skip_ops = [
+                Op.put(run_key, _json({**base, "state": "skipped"}), lease=claims_lease),
+                Op.put(keys.record(name, run_id), skipped.to_json()),
+            ]
+            if trigger_key is not None:
+                skip_ops.append(Op.delete(trigger_key))
+            success = [Op.txn([idle], start_ops, skip_ops)]
+        elif spec.overlap == "replace":
+            kill = Op.put(keys.kill(name), _json({"by": self.id}), lease=session.lease)
+            success = [*start_ops, Op.txn([idle], [], [kill])]
+        else:
+            success = start_ops
+        return compares, success, [Op.get(run_key)]
+
+    def _claim(self, fires: list[_Fire]) -> list[_Claim | None]:
+        """Claim the ticks of ``fires`` (distinct jobs): one request, one nested transaction
+        per tick when there are several. Retried on errors until each tick's misfire grace
+        passes (then the tick is recorded as missed)."""
+        results: list[_Claim | None] = [None] * len(fires)
+        pending = list(range(len(fires)))
+        backoff = 0.05
+        while pending:
+            session = self._session
+            if self._stopping or not self._claiming or session is None or session.lost:
+                return results
+            started = self._clock()
+            try:
+                claims_lease = self._claims_lease_id()
+                parts = [self._claim_ops(fires[i], session, claims_lease, started) for i in pending]
+                self.stats["claims"] += len(pending)
+                self.stats["requests"] += 1
+                txn = self._client.txn(timeout=self._op_timeout)
+                if len(parts) == 1:
+                    compares, success, failure = parts[0]
+                    response = txn.if_(*compares).then(*success).else_(*failure).commit()
+                    answers: list[Any] = [response]
+                else:
+                    nested = [Op.txn(c, s, f) for c, s, f in parts]
+                    response = txn.then(*nested).commit()
+                    answers = list(response.responses)
+            except LeaseNotFoundError:
+                self._claims_lease = None  # expired or the session's: the supervisor will see
+            except EtcdError as error:
+                closed = isinstance(error, ClientClosedError)
+                now = self._clock()
+                for i in list(pending):
+                    if closed or now > self._give_up_at(fires[i]):
+                        pending.remove(i)
+                        name, run_id = fires[i].spec.name, fires[i].run_id
+                        log.info(
+                            "worker %s: could not claim %s/%s: %s", self.id, name, run_id, error
+                        )
+                        if fires[i].kind == "scheduled" and not closed:
+                            self._spawn(
+                                self._record_missed,
+                                fires[i].spec,
+                                run_id,
+                                fires[i].tick,
+                                name="miss",
+                            )
+            else:
+                revision = response.header.revision
+                for i, answer in zip(pending, answers, strict=True):
+                    if isinstance(answer, TxnResponse):
+                        results[i] = self._claim_result(fires[i], answer, revision, started)
+                return results
+            backend.sleep(backoff)
+            backoff = min(backoff * 2, 0.5)
+        return results
+
+    def _claim_result(
+        self, fire: _Fire, response: TxnResponse, revision: int, started: float
+    ) -> _Claim | None:
+        if response.succeeded:
+            token = revision
+            nested = response.responses[0] if response.responses else None
+            if isinstance(nested, TxnResponse) and not nested.succeeded:
+                self.stats["skipped"] += 1  # overlap=forbid: recorded as skipped in the txn
+                return None
+        else:
+            got = response.responses[0] if response.responses else None
+            kv = got.kv if isinstance(got, GetResponse) else None
+            if kv is None:
+                return None
+            try:
+                mine = json.loads(kv.value)
+            except ValueError:
+                return None
+            if mine.get("nonce") != fire.nonce or mine.get("state") != "run":
+                return None  # another worker's claim (or our own skip, already recorded)
+            token = kv.create_revision  # our earlier attempt was applied after all
+        self.stats["won"] += 1
+        return _Claim(fire.run_id, fire.tick, token, fire.attempt, fire.kind, started)
+
+    def _record_missed(self, spec: JobSpec, run_id: str, tick: datetime | None) -> None:
+        keys = self._keys
+        record = RunRecord(
+            spec.name,
+            run_id,
+            tick,
+            RunOutcome.MISSED,
+            worker=self.id,
+            ended=self._clock(),
+            error=f"not started within misfire_grace={spec.misfire_grace}s of its tick",
+        )
+        run_key = keys.run(spec.name, run_id)
+        for _ in range(3):
+            try:
+                claims_lease = self._claims_lease_id()
+                self.stats["requests"] += 1
+                response = (
+                    self._client.txn(timeout=self._op_timeout)
+                    .if_(Compare.create_revision(run_key) == 0)
+                    .then(
+                        Op.put(
+                            run_key,
+                            _json({"worker": self.id, "state": "missed"}),
+                            lease=claims_lease,
+                        ),
+                        Op.put(keys.record(spec.name, run_id), record.to_json()),
+                    )
+                    .commit()
+                )
+            except LeaseNotFoundError:
+                self._claims_lease = None
+                continue
+            except EtcdError as error:
+                log.info(
+                    "worker %s: could not record %s/%s as missed: %s",
+                    self.id,
+                    spec.name,
+                    run_id,
+                    error,
+                )
+                backend.sleep(0.2)
+                continue
+            if response.succeeded:
+                self.stats["missed"] += 1
+            return
+
+    # -- running --------------------------------------------------------------------------------
+
+    def _execute(self, spec: JobSpec, claim: _Claim) -> None:
+        running_key = self._keys.running_run(spec.name, claim.run_id)
+        ctx = JobContext(
+            self._client,
+            spec,
+            claim.run_id,
+            claim.tick,
+            claim.token,
+            claim.attempt,
+            claim.kind,
+            self.id,
+            running_key,
+        )
+        run = _Run(ctx)
+        key = f"{spec.name}/{claim.run_id}"
+        self._runs[key] = run
+        self.stats["runs"] += 1
+        try:
+            self._execute_run(spec, claim, run)
+        finally:
+            self._runs.pop(key, None)
+
+    def _execute_run(self, spec: JobSpec, claim: _Claim, run: _Run) -> None:
+        started = self._clock()
+        if spec.command is not None:
+            exit_code, output = self._run_command(spec, run)
+        else:
+            exit_code, output = self._run_handler(spec, run)
+        if run.outcome is not None:
+            outcome, error = run.outcome, run.detail
+        elif run.error is not None:
+            outcome = RunOutcome.FAILED
+            error = "".join(traceback.format_exception_only(type(run.error), run.error)).strip()
+            tb = "".join(traceback.format_exception(run.error))
+            output = truncate(tb) if output is None else output
+        elif exit_code not in (None, 0):
+            outcome, error = RunOutcome.FAILED, f"exit code {exit_code}"
+        else:
+            outcome, error = RunOutcome.OK, None
+        record = RunRecord(
+            spec.name,
+            claim.run_id,
+            claim.tick,
+            outcome,
+            claim.kind,
+            claim.attempt,
+            self.id,
+            claim.token,
+            started,
+            self._clock(),
+            exit_code,
+            error,
+            output,
+        )
+        self._finish(spec, claim, record)
+
+    def _run_handler(self, spec: JobSpec, run: _Run) -> tuple[int | None, str | None]:
+        assert spec.handler is not None
+        handler = self._handlers[spec.handler]
+
+        def call() -> None:
+            try:
+                result = handler(run.ctx)
+                if inspect.isawaitable(result):
+                    result = result
+                run.result = result
+            except BaseException as error:  # asyncio cancellation included
+                run.error = error
+            finally:
+                run.done.set()
+                run.wake.set()
+
+        run.task = backend.spawn(call, name=f"etcd-job-{spec.name}")
+        self._supervise_run(spec, run, lambda: run.done.is_set(), None)
+        if run.outcome is not None:
+            run.error = None
+        output = None if run.result is None else truncate(repr(run.result), OUTPUT_LIMIT)
+        return None, output
+
+    def _run_command(self, spec: JobSpec, run: _Run) -> tuple[int | None, str | None]:
+        ctx = run.ctx
+        env = dict(os.environ)
+        env.update(
+            ETCD_JOB_NAME=spec.name,
+            ETCD_JOB_RUN_ID=ctx.run_id,
+            ETCD_JOB_TOKEN=str(ctx.token),
+            ETCD_JOB_ATTEMPT=str(ctx.attempt),
+            ETCD_JOB_ARGS=json.dumps(dict(spec.args)),
+        )
+        command = spec.command
+        with tempfile.TemporaryFile() as out:
+            try:
+                proc = subprocess.Popen(
+                    command if isinstance(command, str) else list(command or ()),
+                    shell=isinstance(command, str),
+                    stdin=subprocess.DEVNULL,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    env=env,
+                    start_new_session=True,
+                )
+            except OSError as error:
+                run.error = error
+                return None, None
+            self._supervise_run(spec, run, lambda: proc.poll() is not None, proc)
+            code = proc.poll()
+            out.seek(0, os.SEEK_END)
+            size = out.tell()
+            out.seek(max(0, size - OUTPUT_LIMIT * 4))
+            text = out.read().decode(errors="replace")
+        return code, truncate(text)
+
+    def _supervise_run(
+        self, spec: JobSpec, run: _Run, finished: Callable[[], bool], proc: Any
+    ) -> None:
+        """Wait for the run to end; enforce the timeout; on cancel, stop it (terminate, then
+        kill after ``kill_grace``); give up waiting ``kill_grace`` after the cancel."""
+        grace = self._scheduler.kill_grace
+        deadline = None if spec.timeout is None else backend.monotonic() + spec.timeout
+        terminated = killed = False
+        while not finished():
+            now = backend.monotonic()
+            if deadline is not None and now >= deadline:
+                run.cancel(RunOutcome.TIMEOUT, f"timed out after {spec.timeout}s")
+            if run.cancelled_at is not None:
+                if proc is not None and not terminated:
+                    _signal_group(proc, signal.SIGTERM)
+                    terminated = True
+                elif now - run.cancelled_at >= grace:
+                    if proc is None:
+                        log.warning("worker %s: run %s ignores cancellation", self.id, run.ctx)
+                        return
+                    if not killed:
+                        _signal_group(proc, signal.SIGKILL)
+                        killed = True
+                    elif now - run.cancelled_at >= grace + 5:
+                        return
+            run.wake.clear()
+            if finished():
+                break
+            wait = _POLL if proc is not None else _MAX_SLEEP
+            if deadline is not None:
+                wait = min(wait, max(deadline - now, 0.0))
+            backend.wait_event(run.wake, wait)
+
+    def _finish(self, spec: JobSpec, claim: _Claim, record: RunRecord) -> None:
+        """Queue the run's record for the finisher (which batches concurrent ones) and wait."""
+        item = _Finish(spec, claim, record)
+        self._finishes.put(item)
+        if not backend.wait_event(item.done, _FINISH_BUDGET + 10):
+            log.error("worker %s: run %s/%s not recorded", self.id, spec.name, claim.run_id)
+
+    def _finisher(self) -> None:
+        while not (self._stopping and not self._runs and self._finishes.qsize() == 0):
+            try:
+                first = self._finishes.get(_MAX_SLEEP)
+            except TimeoutError:
+                continue
+            batch = [first]
+            while len(batch) < _BATCH and (more := self._finishes.get_nowait()) is not None:
+                batch.append(more)
+            try:
+                self._commit_finishes(batch)
+            finally:
+                for item in batch:
+                    item.done.set()
+
+    def _finish_ops(self, item: _Finish) -> tuple[list[Compare], list[Op]]:
+        """Delete the in-progress key and write the record (and a retry), guarded by the
+        in-progress key's create revision; then count the job's records."""
+        keys, name, claim = self._keys, item.spec.name, item.claim
+        running_key = keys.running_run(name, claim.run_id)
+        fence = [Compare.create_revision(running_key) == claim.token]
+        ops = [
+            Op.delete(running_key),
+            Op.put(keys.record(name, claim.run_id), item.record.to_json()),
+            *self._retry_ops(item.spec, claim.run_id, claim.attempt, item.record),
+            Op.get(keys.history(name), prefix=True, count_only=True),
+        ]
+        return fence, ops
+
+    def _commit_finishes(self, batch: list[_Finish]) -> None:
+        """One request for the batch (a nested transaction per run). Runs whose in-progress
+        key is gone (the session was lost) get their record only if nobody wrote one."""
+        deadline = backend.monotonic() + _FINISH_BUDGET
+        while True:
+            try:
+                self.stats["requests"] += 1
+                parts = [self._finish_ops(item) for item in batch]
+                txn = self._client.txn(timeout=self._op_timeout)
+                if len(parts) == 1:
+                    response = txn.if_(*parts[0][0]).then(*parts[0][1]).commit()
+                    answers: list[Any] = [response]
+                else:
+                    response = txn.then(*(Op.txn(c, o, []) for c, o in parts)).commit()
+                    answers = list(response.responses)
+                break
+            except EtcdError as error:
+                if backend.monotonic() > deadline or self._client.closed:
+                    log.error("worker %s: could not record %d runs: %s", self.id, len(batch), error)
+                    return
+                backend.sleep(0.2)
+        counts: dict[str, tuple[JobSpec, int]] = {}
+        for item, answer in zip(batch, answers, strict=True):
+            if not isinstance(answer, TxnResponse) or not answer.succeeded:
+                self._finish_late(item)
+                continue
+            got = answer.responses[-1]
+            if isinstance(got, GetResponse):
+                counts[item.spec.name] = (item.spec, got.count)
+        for name, (spec, count) in counts.items():
+            if count >= spec.history_limit + max(1, spec.history_limit // 4):
+                self._spawn(self._prune, name, spec.history_limit, count, name="prune")
+
+    def _finish_late(self, item: _Finish) -> None:
+        note = "the worker's session ended before the record was written"
+        record = item.record
+        late = replace(record, error=f"{record.error}; {note}" if record.error else note)
+        record_key = self._keys.record(item.spec.name, item.claim.run_id)
+        extra = self._retry_ops(item.spec, item.claim.run_id, item.claim.attempt, record)
+        deadline = backend.monotonic() + _FINISH_BUDGET
+        while True:
+            try:
+                self.stats["requests"] += 1
+                (
+                    self._client.txn(timeout=self._op_timeout)
+                    .if_(Compare.create_revision(record_key) == 0)
+                    .then(Op.put(record_key, late.to_json()), *extra)
+                    .commit()
+                )
+                return
+            except EtcdError as error:
+                if backend.monotonic() > deadline or self._client.closed:
+                    log.error("worker %s: could not record %s: %s", self.id, record_key, error)
+                    return
+                backend.sleep(0.2)
+
+    def _retry_ops(self, spec: JobSpec, run_id: str, attempt: int, record: RunRecord) -> list[Op]:
+        retryable = (RunOutcome.FAILED, RunOutcome.TIMEOUT, RunOutcome.LOST)
+        if record.outcome not in retryable or attempt > spec.retries:
+            return []
+        next_attempt = attempt + 1
+        retry = sched.retry_id(sched.base_id(run_id), next_attempt)
+        not_before = (record.ended or self._clock()) + sched.retry_delay(
+            next_attempt, spec.retry_backoff
+        )
+        value = {"kind": "retry", "attempt": next_attempt, "not_before": not_before}
+        return [Op.put(self._keys.trigger(spec.name, retry), _json(value))]
+
+    def _prune(self, name: str, limit: int, count: int) -> None:
+        prefix = self._keys.history(name)
+        try:
+            oldest = self._client.get(
+                prefix,
+                prefix=True,
+                keys_only=True,
+                limit=count - limit,
+                sort_order=SortOrder.ASCEND,
+                sort_target=SortTarget.KEY,
+                timeout=self._op_timeout,
+            )
+            self.stats["requests"] += 2
+            if oldest.kvs:
+                end = oldest.kvs[-1].key + b"\0"
+                deleted: DeleteResponse = self._client.delete(
+                    prefix, range_end=end, timeout=self._op_timeout
+                )
+                log.debug("worker %s: pruned %d records of %s", self.id, deleted.deleted, name)
+        except EtcdError as error:
+            log.info("worker %s: pruning %s's history failed: %s", self.id, name, error)
+
+    # -- lost runs ------------------------------------------------------------------------------
+
+    def _reap(self, event: Event) -> None:
+        """A worker's registration vanished (its session ended): record its runs in progress
+        (deleted with it, at the same revision) as lost, once, and queue retries."""
+        _, worker_id, lease_hex = self._keys.split(event.key)
+        try:
+            lease = int(lease_hex, 16)
+        except ValueError:
+            return
+        try:
+            gone = self._client.get(
+                self._keys.running(),
+                prefix=True,
+                revision=event.kv.mod_revision - 1,
+                timeout=self._op_timeout,
+            )
+        except EtcdError as error:
+            log.warning(
+                "worker %s: cannot see %s's runs to record them lost: %s", self.id, worker_id, error
+            )
+            return
+        for kv in gone.kvs:
+            if kv.lease != lease:
+                continue
+            _, name, run_id = self._keys.split(kv.key)
+            try:
+                info = json.loads(kv.value)
+                tick = datetime.fromisoformat(info["tick"]) if info.get("tick") else None
+                attempt = int(info.get("attempt", 1))
+                kind = str(info.get("kind", "scheduled"))
+                started = info.get("started")
+            except (ValueError, TypeError, KeyError, AttributeError):
+                continue
+            record = RunRecord(
+                name,
+                run_id,
+                tick,
+                RunOutcome.LOST,
+                kind,
+                attempt,
+                worker_id,
+                kv.create_revision,
+                started,
+                self._clock(),
+                error="the worker's session ended during the run (it died or was cut off)",
+            )
+            state = self._jobs.get(name)
+            extra = self._retry_ops(state.spec, run_id, attempt, record) if state else []
+            record_key = self._keys.record(name, run_id)
+            try:
+                (
+                    self._client.txn(timeout=self._op_timeout)
+                    .if_(
+                        Compare.create_revision(record_key) == 0,
+                        Compare.create_revision(kv.key) == 0,
+                    )
+                    .then(Op.put(record_key, record.to_json()), *extra)
+                    .commit()
+                )
+            except EtcdError as error:
+                log.warning(
+                    "worker %s: could not record %s/%s as lost: %s", self.id, name, run_id, error
+                )
+
+
+_EPOCH = sched.to_datetime(0)
+
+
+def _signal_group(proc: subprocess.Popen[bytes], sig: int) -> None:
+    try:
+        os.killpg(proc.pid, sig)
+    except (ProcessLookupError, PermissionError):
+        try:
+            proc.send_signal(sig)
+        except ProcessLookupError:
+            pass

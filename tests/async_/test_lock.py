@@ -1,0 +1,289 @@
+"""Lock: Go-compatible keys, fencing, guard, FIFO hand-off, timeouts, cancellation, session loss,
+and interop with ``etcdctl lock`` in both directions."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from etcd_recipes import (
+    AsyncClient,
+    AsyncLock,
+    Compare,
+    EtcdError,
+    EventType,
+    LockLostError,
+    LockNotHeldError,
+    LockTimeoutError,
+    Op,
+    RecipeError,
+    SessionExpiredError,
+)
+from etcd_recipes._async import _backend as backend
+from etcd_recipes.testing import EtcdServer
+
+
+class Outcome:
+    """Runs a call in the background (a task / a thread); ``done`` is set when it returns."""
+
+    def __init__(self, func: Callable[..., Any], *args: Any) -> None:
+        self.result: Any = None
+        self.error: BaseException | None = None
+        self.done = backend.Event()
+        self.task = backend.spawn(self._run, func, *args)
+
+    async def _run(self, func: Callable[..., Any], *args: Any) -> None:
+        try:
+            self.result = await func(*args)
+        except BaseException as error:  # kept for wait() (cancellation included)
+            self.error = error
+        finally:
+            self.done.set()
+
+    async def wait(self, timeout: float = 5) -> Any:
+        assert await backend.wait_event(self.done, timeout), "the call did not return in time"
+        if self.error is not None:
+            raise self.error
+        return self.result
+
+
+async def wait_count(client: AsyncClient, prefix: str, count: int, timeout: float = 5) -> None:
+    """Wait (bounded) until exactly ``count`` keys exist under ``prefix``."""
+    deadline = time.monotonic() + timeout
+    response = await client.get(prefix, prefix=True, count_only=True)
+    async with client.watch(prefix, prefix=True, start_revision=response.header.revision + 1) as w:
+        while (await client.get(prefix, prefix=True, count_only=True)).count != count:
+            await w.read(max(deadline - time.monotonic(), 0.01))
+
+
+async def test_keys_tokens_and_release_like_go(
+    etcd_async_client: AsyncClient, etcd_key_prefix: str
+) -> None:
+    c = etcd_async_client
+    name = etcd_key_prefix + "orders"
+    lock = c.lock(name, ttl=30, identifier="worker-1")
+    assert isinstance(lock, AsyncLock) and not lock.held and not await lock.locked()
+    assert await lock.acquire()
+    session = lock.session
+    assert session is not None and lock.key == f"{name}/{session.lease_id:x}".encode()
+    kv = (await c.get(lock.key)).kv
+    assert kv is not None and kv.value == b"worker-1" and kv.lease == session.lease_id
+    assert lock.fencing_token == kv.create_revision and lock.held and await lock.is_held()
+    assert await lock.locked() and await lock.holder() == kv
+    await lock.release()
+    assert (await c.get(name + "/", prefix=True)).kvs == ()
+    assert (await c.lease.time_to_live(session.lease_id)).expired  # its own session is revoked
+    assert not lock.held and not await lock.is_held() and await lock.holder() is None
+    with pytest.raises(LockNotHeldError):
+        await lock.release()
+    with pytest.raises(LockNotHeldError):
+        lock.fencing_token  # noqa: B018
+    with pytest.raises(LockNotHeldError):
+        lock.guard()
+
+
+async def test_context_manager_is_not_reentrant(
+    etcd_async_client: AsyncClient, etcd_key_prefix: str
+) -> None:
+    lock = etcd_async_client.lock(etcd_key_prefix + "m")
+    async with lock as held:
+        assert held is lock and lock.held
+        with pytest.raises(RecipeError, match="not reentrant"):
+            await lock.acquire(blocking=False)
+        assert lock.held  # the failed re-entry changed nothing
+    assert not lock.held
+    async with lock:  # the object can be used again
+        pass
+
+
+async def test_guard_writes_only_while_held(
+    etcd_async_client: AsyncClient, etcd_key_prefix: str
+) -> None:
+    c = etcd_async_client
+    data = etcd_key_prefix + "data"
+    async with c.session(30) as session:
+        lock = c.lock(etcd_key_prefix + "m", session=session)
+        assert await lock.acquire()
+        written = await lock.guard().then(Op.put(data, "1")).commit()
+        assert written.succeeded
+        same = await c.txn().if_(lock.is_owner()).then(Op.put(data, "2")).commit()
+        assert same.succeeded
+        other = Compare.value(data) == "nope"
+        assert not (await lock.guard(other).then(Op.put(data, "3")).commit()).succeeded
+        assert lock.key is not None
+        await c.delete(lock.key)  # as if the lease had expired
+        assert not (await lock.guard().then(Op.put(data, "4")).commit()).succeeded
+        assert not await lock.is_held()
+        with pytest.raises(LockLostError):
+            await lock.release()  # the release finds the key gone: it does not pretend
+        assert (await c.get(data)).value == b"2"
+
+
+async def test_waiters_are_served_in_order_with_growing_tokens(
+    etcd_async_client: AsyncClient, etcd_key_prefix: str
+) -> None:
+    c = etcd_async_client
+    name = etcd_key_prefix + "fifo"
+    first, second, third = (c.lock(name) for _ in range(3))
+    assert await first.acquire()
+    token = first.fencing_token
+    waiting_second = Outcome(second.acquire, True, 10)
+    await wait_count(c, name + "/", 2)
+    waiting_third = Outcome(third.acquire, True, 10)
+    await wait_count(c, name + "/", 3)
+    assert not waiting_second.done.is_set() and not waiting_third.done.is_set()
+    await first.release()
+    assert await waiting_second.wait() is True
+    assert not waiting_third.done.is_set()  # only the predecessor's release wakes a waiter
+    assert second.fencing_token > token
+    token = second.fencing_token
+    await second.release()
+    assert await waiting_third.wait() is True
+    assert third.fencing_token > token
+    await third.release()
+
+
+async def test_timeout_and_blocking_false_are_prompt_and_leave_nothing(
+    etcd_async_client: AsyncClient, etcd_key_prefix: str
+) -> None:
+    c = etcd_async_client
+    name = etcd_key_prefix + "busy"
+    holder = c.lock(name)
+    assert await holder.acquire()
+    leases = set(await c.lease.leases())
+    other = c.lock(name, timeout=0.3)
+    started = time.monotonic()
+    assert await other.acquire(blocking=False) is False
+    assert time.monotonic() - started < 0.5
+    started = time.monotonic()
+    assert await other.acquire() is False  # the constructor's timeout
+    assert 0.3 <= time.monotonic() - started < 1.0
+    started = time.monotonic()
+    assert await other.acquire(timeout=0.1) is False
+    assert 0.1 <= time.monotonic() - started < 0.6
+    started = time.monotonic()
+    assert await other.acquire(timeout=0) is False  # one try, no wait
+    assert time.monotonic() - started < 0.5
+    with pytest.raises(LockTimeoutError):
+        async with c.lock(name, timeout=0.1):
+            pass
+    assert [kv.key for kv in (await c.get(name + "/", prefix=True)).kvs] == [holder.key]
+    assert set(await c.lease.leases()) <= leases  # every attempt's session was revoked
+    await holder.release()
+    assert await other.acquire(timeout=0)  # free: taken at once
+    await other.release()
+
+
+async def test_session_lost_while_holding_is_reported(
+    etcd_async_client: AsyncClient, etcd_key_prefix: str
+) -> None:
+    c = etcd_async_client
+    lost: list[AsyncLock] = []
+    lock = c.lock(etcd_key_prefix + "m", ttl=2, on_lost=lost.append)  # refreshed every 0.7 s
+    assert await lock.acquire()
+    session = lock.session
+    assert session is not None
+    await c.lease.revoke(session.lease_id)  # as if it expired
+    assert await session.wait_lost(timeout=5)
+    assert lock.lost and not lock.held and lost == [lock]
+    with pytest.raises(LockLostError):
+        await lock.release()
+    with pytest.raises(LockNotHeldError):
+        await lock.release()
+    with pytest.raises(LockLostError):
+        async with lock:
+            await c.lease.revoke(lock.session.lease_id)  # type: ignore[union-attr]
+            assert lock.session is not None and await lock.session.wait_lost(timeout=5)
+
+
+async def test_waiter_whose_session_dies_never_acquires(
+    etcd_async_client: AsyncClient, etcd_key_prefix: str
+) -> None:
+    c = etcd_async_client
+    name = etcd_key_prefix + "m"
+    holder, waiter = c.lock(name), c.lock(name, ttl=2)  # refreshed (and checked) every 0.7 s
+    assert await holder.acquire()
+    pending = Outcome(waiter.acquire, True, 10)
+    await wait_count(c, name + "/", 2)
+    assert waiter.session is not None
+    await c.lease.revoke(waiter.session.lease_id)
+    with pytest.raises(SessionExpiredError):
+        await pending.wait()  # at once, not when the holder releases
+    assert holder.held and await holder.is_held()
+    await holder.release()
+
+
+# ---------------------------------------------------------------------- etcdctl (Go) interop
+
+
+def _etcdctl(server: EtcdServer, *args: str) -> subprocess.Popen[str]:
+    etcdctl = server.binary.etcdctl
+    if etcdctl is None:
+        pytest.skip("no etcdctl next to the etcd binary")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ETCD_", "ETCDCTL_"))}
+    argv = [str(etcdctl), f"--endpoints={server.endpoint}", *args]
+    return subprocess.Popen(argv, stdout=subprocess.PIPE, text=True, env=env | {"ETCDCTL_API": "3"})
+
+
+async def test_etcdctl_lock_waits_for_python(
+    etcd_async_client: AsyncClient, etcd_server: EtcdServer, etcd_key_prefix: str
+) -> None:
+    c = etcd_async_client
+    name = etcd_key_prefix + "shared"
+    lock = c.lock(name)
+    assert await lock.acquire()
+    token = lock.fencing_token
+    proc = _etcdctl(etcd_server, "lock", name, "--", "sh", "-c", 'echo "got $ETCD_LOCK_REV"')
+    try:
+        await wait_count(c, name + "/", 2)  # etcdctl queued behind us ...
+        with pytest.raises(subprocess.TimeoutExpired):
+            proc.wait(0.3)  # ... and waits
+        await lock.release()
+        out, _ = proc.communicate(timeout=10)
+    finally:
+        proc.kill()
+        proc.communicate()
+    assert proc.returncode == 0
+    assert int(out.split()[-1]) > token  # the revision at which etcdctl got the lock
+    assert (await c.get(name + "/", prefix=True)).kvs == ()
+
+
+async def test_python_waits_for_etcdctl_lock(
+    etcd_async_client: AsyncClient, etcd_server: EtcdServer, etcd_key_prefix: str
+) -> None:
+    c = etcd_async_client
+    name = etcd_key_prefix + "shared"
+    proc = _etcdctl(etcd_server, "lock", name)  # holds until SIGINT
+    try:
+        await wait_count(c, name + "/", 1)
+        theirs = (await c.get(name + "/", prefix=True)).kvs[0]
+        lock = c.lock(name)
+        assert not await lock.acquire(blocking=False)
+        pending = Outcome(lock.acquire, True, 10)
+        await wait_count(c, name + "/", 2)
+        assert not pending.done.is_set()
+        proc.send_signal(signal.SIGINT)  # etcdctl unlocks
+        assert await pending.wait(10) is True
+        assert lock.fencing_token > theirs.create_revision
+        proc.wait(10)
+    finally:
+        proc.kill()
+        proc.communicate()
+    async with c.watch(name + "/", prefix=True) as watcher:
+        await lock.release()
+        assert [e.type for e in await watcher.events(5)] == [EventType.DELETE]
+
+
+async def test_bad_arguments(etcd_async_client: AsyncClient) -> None:
+    c = etcd_async_client
+    for bad in ({"ttl": 0}, {"timeout": -1}, {"ttl": 1.5}):
+        with pytest.raises(EtcdError):
+            c.lock("m", **bad)
+    with pytest.raises(EtcdError):
+        c.lock("")

@@ -1,0 +1,238 @@
+# GENERATED from tests/async_/test_barrier.py by scripts/unasync.py -- do not edit.
+"""Barriers: a gate released for every waiter, and double barriers whose participants enter and
+leave together, in one process and across 5 processes (one of which dies inside).
+
+The worker processes' code is at the end of this file (``worker_main``), so that it exists in
+both flavours; ``tests/workers/barrier_worker.py`` runs it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from etcd_recipes import (
+    Barrier,
+    BarrierFullError,
+    BarrierTimeoutError,
+    Client,
+    DoubleBarrier,
+    RecipeError,
+)
+from etcd_recipes._sync import _backend as backend
+
+FLAVOUR = "sync"  # "sync" in the generated twin: the workers run the same flavour as the test
+WORKER = Path(__file__).resolve().parents[1] / "workers" / "barrier_worker.py"
+
+
+class Outcome:
+    """Runs a call in the background (a task / a thread); ``done`` is set when it returns."""
+
+    def __init__(self, func: Callable[..., Any], *args: Any) -> None:
+        self.result: Any = None
+        self.error: BaseException | None = None
+        self.done = backend.Event()
+        self.task = backend.spawn(self._run, func, *args)
+
+    def _run(self, func: Callable[..., Any], *args: Any) -> None:
+        try:
+            self.result = func(*args)
+        except BaseException as error:  # kept for wait()
+            self.error = error
+        finally:
+            self.done.set()
+
+    def wait(self, timeout: float = 5) -> Any:
+        assert backend.wait_event(self.done, timeout), "the call did not return in time"
+        if self.error is not None:
+            raise self.error
+        return self.result
+
+
+def wait_count(client: Client, prefix: str, count: int, timeout: float = 10) -> None:
+    """Wait (bounded) until exactly ``count`` keys exist under ``prefix``."""
+    deadline = time.monotonic() + timeout
+    response = client.get(prefix, prefix=True, count_only=True)
+    with client.watch(prefix, prefix=True, start_revision=response.header.revision + 1) as w:
+        while (client.get(prefix, prefix=True, count_only=True)).count != count:
+            w.read(max(deadline - time.monotonic(), 0.01))
+
+
+# ---------------------------------------------------------------------- in one process
+
+
+def test_barrier_gate(etcd_client: Client, etcd_key_prefix: str) -> None:
+    c = etcd_client
+    gate = c.barrier(etcd_key_prefix + "gate")
+    assert isinstance(gate, Barrier)
+    assert gate.wait(timeout=1) is True  # open: returns at once
+    assert gate.hold() is True and gate.hold() is False
+    assert gate.is_held()
+    started = time.monotonic()
+    assert gate.wait(timeout=0.2) is False
+    assert 0.2 <= time.monotonic() - started < 0.7
+    waiters = [Outcome(c.barrier(etcd_key_prefix + "gate").wait, 10) for _ in range(3)]
+    assert not any(w.done.is_set() for w in waiters)
+    assert gate.release() is True and gate.release() is False
+    assert [w.wait() for w in waiters] == [True, True, True]
+
+
+def test_barrier_bound_to_a_session_opens_when_it_ends(
+    etcd_client: Client, etcd_key_prefix: str
+) -> None:
+    c = etcd_client
+    session = c.session(30).start()
+    assert c.barrier(etcd_key_prefix + "g", session=session).hold()
+    waiter = Outcome(c.barrier(etcd_key_prefix + "g").wait, 10)
+    session.close()  # the holder "dies": its lease takes the key along
+    assert waiter.wait() is True
+
+
+def test_double_barrier_in_one_process(etcd_client: Client, etcd_key_prefix: str) -> None:
+    c = etcd_client
+    name = etcd_key_prefix + "db"
+    first, second, third = (c.double_barrier(name, 3, timeout=10) for _ in range(3))
+    assert isinstance(first, DoubleBarrier)
+    entering = [Outcome(first.enter), Outcome(second.enter)]
+    wait_count(c, name + "/waiters/", 2)
+    assert not any(e.done.is_set() for e in entering)
+    assert third.enter() is True  # the third one lets everyone in
+    assert [e.wait() for e in entering] == [True, True]
+    with pytest.raises(BarrierFullError):
+        c.double_barrier(name, 3).enter()
+    with pytest.raises(RecipeError):
+        first.enter()  # already in
+    leaving = [Outcome(first.leave), Outcome(second.leave)]
+    wait_count(c, name + "/waiters/", 2)  # the oldest and the third are left
+    assert not any(e.done.is_set() for e in leaving)
+    assert third.leave() is True
+    assert [e.wait() for e in leaving] == [True, True]
+    assert (c.get(name + "/", prefix=True)).kvs == ()
+
+
+def test_double_barrier_timeouts_clean_up(etcd_client: Client, etcd_key_prefix: str) -> None:
+    c = etcd_client
+    name = etcd_key_prefix + "lonely"
+    leases = set(c.lease.leases())
+    started = time.monotonic()
+    assert c.double_barrier(name, 2).enter(timeout=0.2) is False
+    assert 0.2 <= time.monotonic() - started < 0.7
+    with pytest.raises(BarrierTimeoutError):
+        with c.double_barrier(name, 2, timeout=0.1):
+            pass
+    assert (c.get(name + "/", prefix=True)).kvs == ()
+    assert set(c.lease.leases()) <= leases  # no lease left behind
+    with c.double_barrier(name, 1) as alone:  # count 1: in and out at once
+        assert alone.key is not None
+    assert (c.get(name + "/", prefix=True)).kvs == ()
+
+
+# ---------------------------------------------------------------------- across processes
+
+
+def _start(mode: str, **config: Any) -> subprocess.Popen[str]:
+    argv = [sys.executable, str(WORKER), FLAVOUR, mode, json.dumps(config)]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ETCD_", "ETCDCTL_"))}
+    return subprocess.Popen(argv, stdout=subprocess.PIPE, text=True, env=env)
+
+
+def _results(procs: list[subprocess.Popen[str]], timeout: float = 20) -> list[dict[str, Any]]:
+    """Each worker's JSON lines (one dict per event), once it has exited."""
+    deadline = time.monotonic() + timeout
+    results = []
+    for proc in procs:
+        out, _ = proc.communicate(timeout=max(deadline - time.monotonic(), 0.1))
+        events = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+        results.append({event["ev"]: event for event in events} | {"code": proc.returncode})
+    return results
+
+
+def test_barrier_releases_five_processes_one_killed_while_waiting(
+    etcd_client: Client, etcd_endpoints: list[str], etcd_key_prefix: str
+) -> None:
+    c = etcd_client
+    gate, ready = etcd_key_prefix + "gate", etcd_key_prefix + "ready/"
+    assert c.barrier(gate).hold()
+    procs = [_start("wait", endpoints=etcd_endpoints, gate=gate, ready=ready) for _ in range(5)]
+    try:
+        wait_count(c, ready, 5)
+        procs[0].kill()  # dies while waiting: nobody else cares
+        procs[0].wait(5)
+        opened = time.monotonic()
+        c.barrier(gate).release()
+        results = _results(procs[1:])
+    finally:
+        for proc in procs:
+            proc.kill()
+            proc.communicate()
+    assert all(r["code"] == 0 and r["done"]["released"] is True for r in results)
+    assert all(r["done"]["t"] >= opened for r in results)  # none passed the closed gate
+
+
+def test_double_barrier_five_processes_one_dies_inside(
+    etcd_client: Client, etcd_endpoints: list[str], etcd_key_prefix: str
+) -> None:
+    name = etcd_key_prefix + "db"
+    procs = [_start("double", endpoints=etcd_endpoints, name=name, die=(i == 0)) for i in range(5)]
+    try:
+        results = _results(procs)
+    finally:
+        for proc in procs:
+            proc.kill()
+            proc.communicate()
+    dead, alive = results[0], results[1:]
+    assert dead["code"] == 3 and "entered" in dead  # it entered, then died without leaving
+    assert all(r["code"] == 0 and r["done"]["left"] is True for r in alive)
+    # Nobody got in before everyone arrived, nobody got out before every live one came to leave.
+    assert min(r["entered"]["t"] for r in results) >= max(r["entering"]["t"] for r in results)
+    assert min(r["done"]["t"] for r in alive) >= max(r["leaving"]["t"] for r in alive)
+    assert (etcd_client.get(name + "/", prefix=True)).kvs == ()
+
+
+# ---------------------------------------------------------------------- the workers' code
+
+
+def _emit(event: str, **fields: Any) -> None:
+    sys.stdout.write(json.dumps({"ev": event, "t": time.monotonic(), **fields}) + "\n")
+    sys.stdout.flush()
+
+
+def worker_main(mode: str, config: dict[str, Any]) -> None:
+    """Entry point of ``tests/workers/barrier_worker.py``."""
+    main = _wait if mode == "wait" else _double
+    if backend.IS_ASYNC:
+        import asyncio
+
+        asyncio.run(main(config))
+    else:
+        main(config)
+
+
+def _wait(config: dict[str, Any]) -> None:
+    """Say we are here (a key under ``ready``), then wait at the gate."""
+    with Client(config["endpoints"]) as client, client.session(30) as session:
+        client.put(f"{config['ready']}{os.getpid()}", "", lease=session.lease_id)
+        released = client.barrier(config["gate"]).wait(timeout=20)
+    _emit("done", released=released)
+
+
+def _double(config: dict[str, Any]) -> None:
+    """Enter a double barrier of 5; leave it (or, with ``die``, die inside)."""
+    with Client(config["endpoints"]) as client:
+        barrier = client.double_barrier(config["name"], 5, ttl=1)
+        _emit("entering")
+        assert barrier.enter(timeout=20)
+        _emit("entered")
+        if config["die"]:
+            os._exit(3)  # no cleanup: its lease expires, and the others must go on
+        _emit("leaving")
+        left = barrier.leave(timeout=20)
+    _emit("done", left=left)

@@ -1,0 +1,25 @@
+"""One service-registry worker process for the multi-process tests.
+
+    python tests/workers/registry_worker.py <async_|sync> '<json config>'
+
+The worker's code lives in ``tests/async_/test_registry_faults.py`` (``worker_main``), so that
+the sync flavour is generated from the same source as the tests; this script only picks the
+flavour. The worker registers ``config["ids"]``, prints one JSON object per line
+(``{"ev": "registered" | "lost" | "deregistered" | "ready" | "done", "id": ..., "t": ...}``)
+and deregisters everything when it gets SIGTERM.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path[:0] = [str(ROOT / "tests"), str(ROOT)]
+
+if __name__ == "__main__":
+    flavour, config = sys.argv[1], json.loads(sys.argv[2])
+    module = importlib.import_module(f"{flavour}.test_registry_faults")
+    module.worker_main(config)
