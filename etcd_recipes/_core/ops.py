@@ -69,6 +69,26 @@ def range_request(
     max_create_revision: int = 0,
 ) -> rpc_pb2.RangeRequest:
     """The wire RangeRequest for ``get``'s options."""
+    if (
+        not (
+            prefix
+            or range_end is not None
+            or from_key
+            or limit
+            or revision
+            or serializable
+            or keys_only
+            or count_only
+            or min_mod_revision
+            or max_mod_revision
+            or min_create_revision
+            or max_create_revision
+        )
+        and sort_order is SortOrder.NONE
+        and sort_target is SortTarget.KEY
+    ):
+        # The common case (one key, default options): only the key goes on the wire.
+        return rpc_pb2.RangeRequest(key=to_key(key))
     raw, end = _key_and_end(key, prefix, range_end, from_key)
     for name, number in (
         ("limit", limit),
@@ -107,6 +127,9 @@ def put_request(
     ignore_lease: bool = False,
 ) -> rpc_pb2.PutRequest:
     """The wire PutRequest for ``put``'s options."""
+    if lease is None and not (prev_kv or ignore_value or ignore_lease):
+        # The common case: set only the two fields that are sent (setting defaults costs time).
+        return rpc_pb2.PutRequest(key=to_key(key), value=to_bytes(value))
     return rpc_pb2.PutRequest(
         key=to_key(key),
         value=b"" if ignore_value else to_bytes(value),

@@ -21,7 +21,7 @@ class ResponseHeader:
 
     @classmethod
     def _from_pb(cls, pb: rpc_pb2.ResponseHeader) -> ResponseHeader:
-        return cls(pb.cluster_id, pb.member_id, pb.revision, pb.raft_term)
+        return _header(pb)
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +42,7 @@ class KeyValue:
 
     @classmethod
     def _from_pb(cls, pb: kv_pb2.KeyValue) -> KeyValue:
-        return cls(pb.key, pb.value, pb.create_revision, pb.mod_revision, pb.version, pb.lease)
+        return _keyvalue(pb)
 
     def __repr__(self) -> str:
         return (
@@ -56,9 +56,40 @@ def _short(value: bytes) -> str:
     return repr(value) if len(value) <= 64 else repr(value[:64])[:-1] + "...'"
 
 
+# Fast constructors: a frozen dataclass's generated __init__ calls object.__setattr__ once per
+# field; setting the slots through their descriptors builds the same immutable object faster.
+_new = object.__new__
+_H_SET = tuple(
+    ResponseHeader.__dict__[n].__set__ for n in ("cluster_id", "member_id", "revision", "raft_term")
+)
+_KV_SET = tuple(
+    KeyValue.__dict__[n].__set__
+    for n in ("key", "value", "create_revision", "mod_revision", "version", "lease")
+)
+
+
+def _header(pb: Any, _c: Any = ResponseHeader, _s: Any = _H_SET) -> ResponseHeader:
+    o = _new(_c)
+    _s[0](o, pb.cluster_id)
+    _s[1](o, pb.member_id)
+    _s[2](o, pb.revision)
+    _s[3](o, pb.raft_term)
+    return o  # type: ignore[no-any-return]
+
+
+def _keyvalue(pb: Any, _c: Any = KeyValue, _s: Any = _KV_SET) -> KeyValue:
+    o = _new(_c)
+    _s[0](o, pb.key)
+    _s[1](o, pb.value)
+    _s[2](o, pb.create_revision)
+    _s[3](o, pb.mod_revision)
+    _s[4](o, pb.version)
+    _s[5](o, pb.lease)
+    return o  # type: ignore[no-any-return]
+
+
 def _kvs(pbs: Any) -> tuple[KeyValue, ...]:
-    make = KeyValue._from_pb
-    return tuple(make(kv) for kv in pbs)
+    return tuple(map(_keyvalue, pbs))
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +117,7 @@ class GetResponse:
 
     @classmethod
     def _from_pb(cls, pb: rpc_pb2.RangeResponse) -> GetResponse:
-        return cls(ResponseHeader._from_pb(pb.header), _kvs(pb.kvs), pb.count, pb.more)
+        return cls(_header(pb.header), _kvs(pb.kvs), pb.count, pb.more)
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,8 +129,8 @@ class PutResponse:
 
     @classmethod
     def _from_pb(cls, pb: rpc_pb2.PutResponse) -> PutResponse:
-        prev = KeyValue._from_pb(pb.prev_kv) if pb.HasField("prev_kv") else None
-        return cls(ResponseHeader._from_pb(pb.header), prev)
+        prev = _keyvalue(pb.prev_kv) if pb.HasField("prev_kv") else None
+        return cls(_header(pb.header), prev)
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,6 +203,9 @@ class WatchFilter(enum.Enum):
     NODELETE = 1
 
 
+_EVENT_TYPES = (EventType.PUT, EventType.DELETE)
+
+
 @dataclass(frozen=True, slots=True)
 class Event:
     """One change seen by a watch: its ``type``, the key-value after it (for a DELETE: the key
@@ -198,8 +232,8 @@ class Event:
 
     @classmethod
     def _from_pb(cls, pb: kv_pb2.Event) -> Event:
-        prev = KeyValue._from_pb(pb.prev_kv) if pb.HasField("prev_kv") else None
-        return cls(EventType(pb.type), KeyValue._from_pb(pb.kv), prev)
+        prev = _keyvalue(pb.prev_kv) if pb.HasField("prev_kv") else None
+        return cls(_EVENT_TYPES[pb.type], _keyvalue(pb.kv), prev)
 
 
 @dataclass(frozen=True, slots=True)
