@@ -288,6 +288,12 @@ class Watcher:
         if not self._ended:
             self._ended = True
             self._queue.put(error if error is not None else _END)
+        if not self._created.is_set():  # wake a start() still waiting for etcd's confirmation
+            if isinstance(error, EtcdError):
+                self._create_error = error
+            else:
+                self._create_error = ClientClosedError("the watch ended before etcd confirmed it")
+            self._created.set()
 
 
 class _AsyncWatchHub:

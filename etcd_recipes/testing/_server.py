@@ -75,13 +75,10 @@ class TlsFiles:
 
     def etcd_args(self) -> list[str]:
         """The etcd flags that serve the client URL over TLS."""
-        args = [
-            f"--cert-file={os.fspath(self.cert)}",
-            f"--key-file={os.fspath(self.key)}",
-            f"--trusted-ca-file={os.fspath(self.ca)}",
-        ]
+        args = [f"--cert-file={os.fspath(self.cert)}", f"--key-file={os.fspath(self.key)}"]
         if self.client_cert_auth:
-            args.append("--client-cert-auth")
+            # etcd treats a trusted CA file as "verify client certificates", so only with mTLS.
+            args += [f"--trusted-ca-file={os.fspath(self.ca)}", "--client-cert-auth"]
         return args
 
 
@@ -638,7 +635,7 @@ class EtcdServer:
 
     def leader_id(self, timeout: float = 1.0) -> int:
         """The raft leader this member believes in (0 if it knows none)."""
-        return int(self.status(timeout)["leader"] or 0)
+        return int(self.status(timeout).get("leader") or 0)  # etcd omits a zero leader
 
     def wait_healthy(self, timeout: float | None = None) -> None:
         """Poll ``/health`` until healthy.

@@ -62,7 +62,7 @@ class TlsBundle:
 
         Without ``client_cert_auth`` clients need no certificate (server-side TLS only).
         """
-        return _ServerTlsFiles(
+        return TlsFiles(
             ca=self.ca_cert,
             cert=self.server_cert,
             key=self.server_key,
@@ -100,19 +100,6 @@ class TlsBundle:
         return _issue(
             self.directory, name, ca_cert, ca_key, hosts=hosts, client=client, server=server
         )
-
-
-@dataclass(frozen=True)
-class _ServerTlsFiles(TlsFiles):
-    """TlsFiles whose etcd flags leave out ``--trusted-ca-file`` unless client certificates are
-    required: etcd turns a trusted CA file into "require and verify client certificates"."""
-
-    def etcd_args(self) -> list[str]:
-        """The etcd flags that serve the client URL over TLS."""
-        args = super().etcd_args()
-        if self.client_cert_auth:
-            return args
-        return [arg for arg in args if not arg.startswith("--trusted-ca-file=")]
 
 
 def _cryptography() -> None:
