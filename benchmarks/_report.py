@@ -443,8 +443,8 @@ def document(results: dict[str, Any], png_name: str, chart_problem: str) -> list
         add(
             f"- load average at start {la0[0]:.2f}, at end {la1[0]:.2f} (our own etcd, writer and worker count too)"
         )
-    if busy:
-        pyt, etc = meta.get("others_max", [0, 0])
+    pyt, etc = meta.get("others_max", [0, 0])
+    if busy and pyt:  # an idle stray etcd is not load
         add(
             f"- **shared, busy machine**: other engineers' test suites (up to {pyt} pytest and {etc} etcd "
             f"processes not ours) were running during {busy:.0f}% of the measurements; absolute figures "

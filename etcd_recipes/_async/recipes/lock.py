@@ -469,13 +469,9 @@ async def wait_for_event(
     )
 
     def interrupt(lost: AsyncSession) -> None:
-        # Wake whichever the waiter is in: read() (raises what _end queues) or start() (still
-        # waiting for etcd to confirm the watch, e.g. on a member that was just paused).
-        error = SessionExpiredError(f"session lease {lost.lease_id:#x} lost while waiting")
-        watcher._end(error)
-        if not watcher._created.is_set():
-            watcher._create_error = error
-            watcher._created.set()
+        # Wakes whichever the waiter is in: read() or start() (still waiting for etcd to
+        # confirm the watch, e.g. on a member that was just paused).
+        watcher._end(SessionExpiredError(f"session lease {lost.lease_id:#x} lost while waiting"))
 
     if session is not None:
         session.add_lost_callback(interrupt)
