@@ -7,8 +7,6 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Callable
-from typing import Any
 
 import pytest
 
@@ -25,41 +23,9 @@ from etcd_recipes import (
     RecipeError,
     SessionExpiredError,
 )
-from etcd_recipes._async import _backend as backend
 from etcd_recipes.testing import EtcdServer
 
-
-class Outcome:
-    """Runs a call in the background (a task / a thread); ``done`` is set when it returns."""
-
-    def __init__(self, func: Callable[..., Any], *args: Any) -> None:
-        self.result: Any = None
-        self.error: BaseException | None = None
-        self.done = backend.Event()
-        self.task = backend.spawn(self._run, func, *args)
-
-    async def _run(self, func: Callable[..., Any], *args: Any) -> None:
-        try:
-            self.result = await func(*args)
-        except BaseException as error:  # kept for wait() (cancellation included)
-            self.error = error
-        finally:
-            self.done.set()
-
-    async def wait(self, timeout: float = 5) -> Any:
-        assert await backend.wait_event(self.done, timeout), "the call did not return in time"
-        if self.error is not None:
-            raise self.error
-        return self.result
-
-
-async def wait_count(client: AsyncClient, prefix: str, count: int, timeout: float = 5) -> None:
-    """Wait (bounded) until exactly ``count`` keys exist under ``prefix``."""
-    deadline = time.monotonic() + timeout
-    response = await client.get(prefix, prefix=True, count_only=True)
-    async with client.watch(prefix, prefix=True, start_revision=response.header.revision + 1) as w:
-        while (await client.get(prefix, prefix=True, count_only=True)).count != count:
-            await w.read(max(deadline - time.monotonic(), 0.01))
+from .helpers import Outcome, wait_count
 
 
 async def test_keys_tokens_and_release_like_go(
