@@ -137,6 +137,7 @@ def plan(pass_name: str, quick: bool = False) -> list[tuple[str, str, dict[str, 
             ("watch", "watch", {}),
             ("lease", "lease", {}),
             ("lock_uncontended", "lock_uncontended", {}),
+            ("lock_handoff@4", "lock_contend", {"contenders": 4}),
             ("lock_handoff", "lock_contend", {}),
             ("election", "election", {}),
         ]
@@ -175,7 +176,11 @@ def cell_params(
     elif workload == "lock_uncontended":
         p.update(duration_s=base["lock_s"])
     elif workload == "lock_contend":
-        p.update(duration_s=base["contend_s"], lock_name=f"bench-lock-c-{tag}")
+        p.update(
+            duration_s=base["contend_s"],
+            lock_name=f"bench-lock-c-{tag}",
+            contenders=base["contenders"],
+        )
     elif workload == "election":
         p.update(
             n=base["election_n"], settle_s=base["settle_s"], timeout_s=base["election_timeout_s"]
@@ -479,7 +484,7 @@ class Bench:
     def run_contend(
         self, c: Contestant, p: dict[str, Any], endpoint: str, timeout: float
     ) -> dict[str, Any]:
-        n = self.base["contenders"]
+        n = p["contenders"]
         procs: list[Worker] = []
         try:
             for i in range(n):
@@ -595,11 +600,13 @@ def contention_metrics(
     shares = [sum(1 for s in within if s[2] == i) for i in range(len(spans_by_proc))]
     mean = sum(shares) / len(shares) if shares else 0
     spread = (max(shares) - min(shares)) / mean * 100 if mean else float("nan")
+    deviation = max(abs(s - mean) for s in shares) / mean * 100 if mean else float("nan")
     return {
         "handoffs_s": len(within) / duration_s,
         "lat_p50_ms": statistics.median(gaps) * 1e3 if gaps else float("nan"),
         "lat_p99_ms": _pct(gaps, 99) * 1e3 if gaps else float("nan"),
         "share_spread_pct": spread,
+        "share_dev_pct": deviation,
         "overlaps": overlaps,
         "acquisitions": len(within),
     }

@@ -10,12 +10,13 @@ Requests and compares:
 - acquire, one transaction (all an uncontended acquire costs)::
 
       If(create_revision(myKey) == 0)
-      Then(put(myKey, identifier, lease), get-first-created(<name>/))
-      Else(get(myKey), get-first-created(<name>/))
+      Then(put(myKey, identifier, lease), get-newest-two(<name>/))
+      Else(get(myKey), get-newest-two(<name>/))
 
-- a waiter waits only for its predecessor, the newest key older than its own
-  (``get(<name>/, max_create_revision=myRev - 1, sort=create desc, limit=1)``, read at revision
-  R): it watches that key's DELETE from R + 1. Never from R or below: etcd serves a watch that
+  After the put our key is the newest: the second key read, if any, is our predecessor.
+- a waiter waits only for its predecessor, the newest key older than its own (read by the
+  acquire transaction, and later by ``get(<name>/, max_create_revision=myRev - 1, sort=create
+  desc, limit=1)``, at revision R): it watches that key's DELETE from R + 1. Never from R or below: etcd serves a watch that
   starts at or below its current revision from a catch-up loop that runs every ~100 ms. So the
   watch is created from "now", which is R + 1 unless other contenders wrote since the read; then
   it reads again instead (nothing is missed either way: the delete comes after R). One release
@@ -97,6 +98,8 @@ __all__ = [
 
 log = logging.getLogger("etcd_recipes.lock")
 
+_Blocked = tuple[tuple[bytes, int], int]  # (blocker key, its create revision), read at revision
+
 _ATTEMPT = 2.0  # seconds for the first attempt of an acquire's request (doubling, up to 8)
 _MIN_BUDGET = 0.25  # seconds an acquire's request gets even when the deadline is (nearly) due
 
@@ -158,17 +161,26 @@ class AsyncLock:
         return contender_key(self.prefix, lease_id)
 
     def _enqueue_check(self) -> Op:
-        """Read in the acquire transaction, after our put: enough to tell if we hold the lock."""
+        """Read in the acquire transaction, after our put: enough to tell if we hold the lock
+        (here: the two newest contenders; after our put, ours and our predecessor)."""
         return Op.get(
             self.prefix,
             prefix=True,
             sort_target=SortTarget.CREATE,
-            sort_order=SortOrder.ASCEND,
-            limit=1,
+            sort_order=SortOrder.DESCEND,
+            limit=2,
+            keys_only=True,
         )
 
     def _ready_at_enqueue(self, check: GetResponse, rev: int) -> bool:
-        return check.kv is None or check.kv.create_revision == rev
+        return len(check.kvs) < 2
+
+    def _blocker_at_enqueue(self, check: GetResponse, rev: int) -> tuple[bytes, int] | None:
+        """What blocks us, told by the acquire transaction's read right after our put (when
+        ``_ready_at_enqueue`` said no), or None: ``_wait_turn`` reads it. Here: the second
+        newest contender, our predecessor."""
+        older = check.kvs[1]
+        return older.key, older.create_revision
 
     def _blocker_read(self, rev: int) -> Op:
         """Read what blocks a contender whose key was created at ``rev``: its predecessor."""
@@ -204,9 +216,9 @@ class AsyncLock:
             deadline = None
         try:
             session = await self._begin()
-            rev, ready = await self._enqueue(session, deadline)
+            rev, ready, known = await self._enqueue(session, deadline)
             if not ready and blocking:
-                ready = await self._wait_turn(rev, deadline)
+                ready = await self._wait_turn(rev, deadline, known)
         except BaseException as error:
             await self._abandon()
             if isinstance(error, EtcdTimeoutError) and _passed(deadline):
@@ -230,45 +242,56 @@ class AsyncLock:
         session.add_lost_callback(self._on_session_lost)
         return session
 
-    async def _enqueue(self, session: AsyncSession, deadline: float | None) -> tuple[int, bool]:
-        """Put our key (or find it from an earlier attempt); returns its create revision and
-        whether we hold the lock already."""
+    async def _enqueue(
+        self, session: AsyncSession, deadline: float | None
+    ) -> tuple[int, bool, _Blocked | None]:
+        """Put our key (or find it from an earlier attempt); returns its create revision,
+        whether we hold the lock already, and if not (and our put just happened) what blocks us
+        with the revision it was read at."""
         key = self._key
         assert key is not None
-        check = self._enqueue_check()
+        read = self._enqueue_check()
         put = Op.put(key, self.identifier, lease=session.lease_id)
         response = await self._commit(
-            [Compare.create_revision(key) == 0], [put, check], [Op.get(key), check], deadline
+            [Compare.create_revision(key) == 0], [put, read], [Op.get(key), read], deadline
         )
-        if response.succeeded:
-            rev = response.header.revision
-        else:
+        check = _read(response, 1)
+        if not response.succeeded:
             existing = _read(response, 0).kv
             assert existing is not None  # the compare failed: the key exists
             rev = existing.create_revision
-        return rev, self._ready_at_enqueue(_read(response, 1), rev)
+            return rev, self._ready_at_enqueue(check, rev), None  # blocker: read it again
+        rev = response.header.revision
+        if self._ready_at_enqueue(check, rev):
+            return rev, True, None
+        blocker = self._blocker_at_enqueue(check, rev)
+        return rev, False, None if blocker is None else (blocker, rev)
 
-    async def _wait_turn(self, rev: int, deadline: float | None) -> bool:
-        """Wait until nothing older blocks us (True) or the deadline passes (False)."""
+    async def _wait_turn(self, rev: int, deadline: float | None, known: _Blocked | None) -> bool:
+        """Wait until nothing older blocks us (True) or the deadline passes (False); ``known``
+        is what blocks us and the revision it was read at, if the acquire transaction read it."""
         key = self._key
         assert key is not None and self._session is not None
         while True:
-            reads = [Op.get(key, keys_only=True), self._blocker_read(rev)]
-            response = await self._commit([], reads, [], deadline)
-            mine = _read(response, 0).kv
-            if mine is None or mine.create_revision != rev:
-                raise SessionExpiredError(
-                    f"{self!r}: our key vanished while waiting (the session's lease expired)"
-                )
-            blocker = self._blocker(_read(response, 1))
-            if blocker is None:
-                return True
+            if known is None:
+                reads = [Op.get(key, keys_only=True), self._blocker_read(rev)]
+                response = await self._commit([], reads, [], deadline)
+                mine = _read(response, 0).kv
+                if mine is None or mine.create_revision != rev:
+                    raise SessionExpiredError(
+                        f"{self!r}: our key vanished while waiting (the session's lease expired)"
+                    )
+                blocker, read_at = self._blocker(_read(response, 1)), response.header.revision
+                if blocker is None:
+                    return True
+            else:
+                (blocker, read_at), known = known, None
             if _passed(deadline):
                 return False
             woken = await wait_for_event(
                 self.client,
                 blocker[0],
-                response.header.revision,
+                read_at,
                 deadline,
                 prefix=not blocker[1],
                 session=self._session,

@@ -102,6 +102,9 @@ class ReadLock(Lock):
     def _ready_at_enqueue(self, check: GetResponse, rev: int) -> bool:
         return check.count == 0  # no writer at all, so none older than us
 
+    def _blocker_at_enqueue(self, check: GetResponse, rev: int) -> tuple[bytes, int] | None:
+        return None  # a count does not name the blocker: read it
+
     def _blocker_read(self, rev: int) -> Op:
         return Op.get(
             self.prefix + b"write/",

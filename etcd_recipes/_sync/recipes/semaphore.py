@@ -58,6 +58,9 @@ class Semaphore(Lock):
     def _ready_at_enqueue(self, check: GetResponse, rev: int) -> bool:
         return check.count <= self.limit  # we are among them, so at most limit - 1 are older
 
+    def _blocker_at_enqueue(self, check: GetResponse, rev: int) -> tuple[bytes, int] | None:
+        return None  # a count does not name the blocker: read it
+
     def _blocker_read(self, rev: int) -> Op:
         # etcd counts a range before its revision filters: fetch (at most limit) keys instead.
         return Op.get(
