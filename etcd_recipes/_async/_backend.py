@@ -210,3 +210,16 @@ async def aiter_stream(call: Any) -> AsyncIterator[Any]:
     """Iterate a server-streaming call's responses."""
     async for item in call:
         yield item
+
+
+def unary_metadata(pairs: tuple[tuple[str, str], ...] | None) -> grpc.aio.Metadata | None:
+    """``pairs`` as the metadata object of unary calls, built once (grpc.aio would convert a
+    tuple into a ``grpc.aio.Metadata`` on every call: ~0.7 µs). None for no metadata."""
+    return grpc.aio.Metadata(*pairs) if pairs else None
+
+
+CONSUMER_READS_WATCH_STREAM = False
+"""Whether a watch's consumer may read the watch stream itself while alone on it (watch.py).
+Not under asyncio: measured (benchmarks/run.py --only watch, interleaved A/B) it saved no client
+CPU per event against the hub task's hand-off (0.97-1.19x), though it saves a task switch: the
+hub keeps a read pending on the stream while the consumer works, the consumer cannot."""

@@ -240,6 +240,10 @@ class AsyncConnection:
         self._auth_md: tuple[tuple[str, str], ...] | None = None
         self._md_plain: tuple[tuple[str, str], ...] | None = None
         self._md_leader: tuple[tuple[str, str], ...] = _HASLEADER
+        # The same, built once as the metadata object unary calls take (grpc.aio would convert
+        # a tuple into a grpc.aio.Metadata on every call).
+        self._call_md_plain: Any = None
+        self._call_md_leader: Any = backend.unary_metadata(_HASLEADER)
         # Set by the auth layer: refreshes ``metadata`` (the token) after InvalidAuthTokenError.
         self.reauthenticate: Callable[[], Awaitable[None]] | None = None
         self.closed = False
@@ -302,6 +306,8 @@ class AsyncConnection:
         self._auth_md = tuple(value) if value else None
         self._md_plain = self._auth_md
         self._md_leader = _HASLEADER + (self._auth_md or ())
+        self._call_md_plain = backend.unary_metadata(self._md_plain)
+        self._call_md_leader = backend.unary_metadata(self._md_leader)
 
     def call_metadata(self, leader: bool = True) -> tuple[tuple[str, str], ...] | None:
         """The metadata for a call; ``leader`` adds ``hasleader`` (refuse without a leader)."""
@@ -460,7 +466,9 @@ class AsyncConnection:
         start = backend.monotonic()
         fn = member.callable(self.maintenance.Status)
         try:
-            status = await fn(rpc_pb2.StatusRequest(), timeout=timeout, metadata=self._md_leader)
+            status = await fn(
+                rpc_pb2.StatusRequest(), timeout=timeout, metadata=self._call_md_leader
+            )
         except grpc.RpcError as error:
             verdict = self.assess_failure(
                 error, member, start, mutating=False, what=what, capped=True
@@ -654,7 +662,9 @@ class AsyncConnection:
                     )
         try:
             response = await fn(
-                request, timeout=attempt, metadata=self._md_leader if leader else self._md_plain
+                request,
+                timeout=attempt,
+                metadata=self._call_md_leader if leader else self._call_md_plain,
             )
         except grpc.RpcError as error:
             return await self._retry(
@@ -782,7 +792,7 @@ class AsyncConnection:
                             if deadline is not None:
                                 limit = remaining
                     fn = member.callable(method) if isinstance(method, Method) else method
-                    metadata = self._md_leader if leader else self._md_plain
+                    metadata = self._call_md_leader if leader else self._call_md_plain
                     attempts += 1
                     try:
                         response = await fn(request, timeout=limit, metadata=metadata)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import grpc
@@ -10,7 +10,7 @@ import grpc
 from .._core.keys import KeyLike
 from .._core.state import ConnectionState, StateListener
 from .._core.tls import PemSource, channel_security
-from .._core.types import WatchFilter
+from .._core.types import WatchFilter, WatchResponse
 from .._exceptions import ConnectionFailedError
 from ._connection import AsyncConnection
 from .auth import AsyncAuthAPI, auth_connection_factory, watcher_class
@@ -180,12 +180,15 @@ class AsyncClient(AsyncKV):
         progress_notify: bool = False,
         timeout: float | None = None,
         max_queue: int = 100_000,
+        on_events: Callable[[WatchResponse], object] | None = None,
     ) -> AsyncWatcher:
         """Watch a key (or prefix / range) from ``start_revision`` (default: from now).
 
         Returns a watcher to iterate (or use as a context manager); see ``AsyncWatcher``. It
         resumes on another member after a failure, losing and repeating nothing; ``max_queue``
-        bounds the events waiting unread (beyond it: WatchOverflowError).
+        bounds the events waiting unread (beyond it: WatchOverflowError). ``on_events``: a quick,
+        never-blocking function called with each batch on the watch reader instead of queueing
+        it (then ``read()`` only reports the watch's end).
         """
         self._conn.check_open()
         return self._watcher_class(
@@ -199,6 +202,7 @@ class AsyncClient(AsyncKV):
             progress_notify=progress_notify,
             timeout=timeout,
             max_queue=max_queue,
+            on_events=on_events,
         )
 
     # Recipes: reached from the client so that typing ``client.`` finds them.

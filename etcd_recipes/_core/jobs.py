@@ -9,8 +9,11 @@ Keys under a scheduler's ``prefix`` (default ``/job/``)::
     <prefix>kill/<name>                     kill request, on a short lease
     <prefix>triggers/<name>/<run id>        a manual run or a retry waiting for a worker
     <prefix>workers/<worker id>/<lease>     a live worker, on its session lease
+    <prefix>sessions/<worker id>/<lease>    a worker's session whose runs may need recording as
+                                            lost (no lease: outlives the session; deleted on a
+                                            clean stop or once the session's runs are recorded)
 
-Job names are ``[A-Za-z0-9][A-Za-z0-9_.-]*`` (no ``/``), and the six sub-prefix names above are
+Job names are ``[A-Za-z0-9][A-Za-z0-9_.-]*`` (no ``/``), and the seven sub-prefix names above are
 refused as job names, so definitions never collide with the scheduler's own keys;
 ``definition_ranges`` gives the key ranges that hold only definitions.
 """
@@ -58,7 +61,7 @@ class RunCancelledError(SchedulerError):
 
 # -- names and keys ---------------------------------------------------------------------------
 
-RESERVED = ("history", "kill", "running", "runs", "triggers", "workers")
+RESERVED = ("history", "kill", "running", "runs", "sessions", "triggers", "workers")
 """Sub-prefixes of the scheduler's own keys; refused as job names."""
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
@@ -139,9 +142,19 @@ class JobKeys:
         """The prefix of worker registrations."""
         return f"{self.prefix}workers/"
 
-    def worker(self, worker_id: str, lease: int) -> str:
-        """The registration key of a worker's session."""
-        return f"{self.prefix}workers/{worker_id}/{lease:x}"
+    def worker(self, worker_id: str, lease: int | str) -> str:
+        """The registration key of a worker's session (``lease`` as an int or its hex form)."""
+        lease_hex = lease if isinstance(lease, str) else f"{lease:x}"
+        return f"{self.prefix}workers/{worker_id}/{lease_hex}"
+
+    def session(self, worker_id: str, lease: int | str) -> str:
+        """The marker of a worker's session (``lease`` as an int or its hex form)."""
+        lease_hex = lease if isinstance(lease, str) else f"{lease:x}"
+        return f"{self.prefix}sessions/{worker_id}/{lease_hex}"
+
+    def sessions(self) -> str:
+        """The prefix of the session markers."""
+        return f"{self.prefix}sessions/"
 
     def definition_ranges(self) -> list[tuple[bytes, bytes]]:
         """Key ranges ``[start, end)`` that together hold every definition and nothing else."""
@@ -380,12 +393,11 @@ class RunRecord:
 
     def to_json(self) -> bytes:
         """The stored form."""
-        data = asdict(self)
-        data.pop("revision")
+        data = {name: getattr(self, name) for name in _RECORD_FIELDS}
         data["tick"] = self.tick.isoformat() if self.tick else None
         data["output"] = truncate(self.output)
         data["error"] = truncate(self.error)
-        return json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
+        return _ENCODE(data).encode()
 
     @classmethod
     def from_json(cls, raw: bytes | str, *, revision: int = 0) -> RunRecord:
@@ -400,6 +412,10 @@ class RunRecord:
             return cls(**values)
         except (ValueError, TypeError, AttributeError) as error:
             raise InvalidArgumentError(f"not a run record: {error}") from None
+
+
+_RECORD_FIELDS = tuple(f.name for f in fields(RunRecord) if f.name != "revision")
+_ENCODE = json.JSONEncoder(sort_keys=True, separators=(",", ":")).encode
 
 
 @dataclass(frozen=True)

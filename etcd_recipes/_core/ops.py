@@ -14,6 +14,9 @@ from .._exceptions import InvalidArgumentError
 from .._pb import rpc_pb2
 from .keys import KeyLike, range_end_for, to_bytes, to_key
 
+_PutRequest = rpc_pb2.PutRequest
+_RangeRequest = rpc_pb2.RangeRequest
+
 
 class SortOrder(enum.Enum):
     """Sort order of a range read."""
@@ -88,7 +91,7 @@ def range_request(
         and sort_target is SortTarget.KEY
     ):
         # The common case (one key, default options): only the key goes on the wire.
-        return rpc_pb2.RangeRequest(key=to_key(key))
+        return _RangeRequest(key=key if key.__class__ is bytes and key else to_key(key))
     raw, end = _key_and_end(key, prefix, range_end, from_key)
     for name, number in (
         ("limit", limit),
@@ -129,7 +132,9 @@ def put_request(
     """The wire PutRequest for ``put``'s options."""
     if lease is None and not (prev_kv or ignore_value or ignore_lease):
         # The common case: set only the two fields that are sent (setting defaults costs time).
-        return rpc_pb2.PutRequest(key=to_key(key), value=to_bytes(value))
+        if key.__class__ is bytes and key and value.__class__ is bytes:
+            return _PutRequest(key=key, value=value)  # already valid bytes: no conversion
+        return _PutRequest(key=to_key(key), value=to_bytes(value))
     return rpc_pb2.PutRequest(
         key=to_key(key),
         value=b"" if ignore_value else to_bytes(value),

@@ -90,6 +90,9 @@ def timezone_for(name: str) -> ZoneInfo:
         raise InvalidJobError(f"unknown time zone {name!r} (use an IANA name such as 'UTC')")
 
 
+EVERY_SECOND = "* * * * * *"
+
+
 @dataclass(frozen=True, slots=True)
 class Schedule:
     """A parsed schedule (see the module docstring). Build it with ``Schedule.parse``."""
@@ -138,11 +141,13 @@ class Schedule:
     def next_after(self, after: datetime, tz: ZoneInfo) -> datetime | None:
         """The first fire time strictly after ``after`` (aware), as an aware UTC datetime;
         None when there is none (a past ``@at``, or a cron with no match within 50 years)."""
-        after = after.astimezone(UTC)
-        if self.kind == "every":
+        if self.kind == "every" or self.cron == EVERY_SECOND:
+            # Every second is every second in any time zone (6-field crons match wall-clock
+            # times literally: a repeated time runs twice, a skipped one never exists).
             stamp = after.timestamp()
-            step = self.interval
+            step = self.interval or 1
             return datetime.fromtimestamp((int(stamp // step) + 1) * step, UTC)
+        after = after.astimezone(UTC)
         if self.kind == "at":
             assert self.at is not None
             return self.at if self.at > after else None
@@ -160,6 +165,13 @@ class Schedule:
         self, after: datetime, until: datetime, tz: ZoneInfo, limit: int = 1000
     ) -> list[datetime]:
         """Fire times in ``(after, until]`` (UTC), at most ``limit`` (the latest ones)."""
+        return self.ticks_and_next(after, until, tz, limit)[0]
+
+    def ticks_and_next(
+        self, after: datetime, until: datetime, tz: ZoneInfo, limit: int = 1000
+    ) -> tuple[list[datetime], datetime | None]:
+        """``ticks(after, until, tz, limit)`` and the first fire time after ``until`` (None if
+        there is none), found in the same pass."""
         found: list[datetime] = []
         current: datetime | None = after
         while current is not None:
@@ -169,7 +181,7 @@ class Schedule:
             found.append(current)
             if len(found) > limit:
                 del found[0]
-        return found
+        return found, current
 
 
 def _parse_at(text: str, zone: ZoneInfo) -> datetime:
@@ -192,8 +204,11 @@ def to_datetime(stamp: float) -> datetime:
 
 def tick_id(moment: datetime, nonce: str = "") -> str:
     """The sortable id of a tick: its UTC time, ``20250330T010000.000Z`` (+ ``~nonce``)."""
-    utc = moment.astimezone(UTC)
-    text = utc.strftime("%Y%m%dT%H%M%S") + f".{utc.microsecond // 1000:03d}Z"
+    utc = moment if moment.tzinfo is UTC else moment.astimezone(UTC)
+    text = (
+        f"{utc.year:04d}{utc.month:02d}{utc.day:02d}T{utc.hour:02d}{utc.minute:02d}"
+        f"{utc.second:02d}.{utc.microsecond // 1000:03d}Z"
+    )
     return f"{text}~{nonce}" if nonce else text
 
 

@@ -4,10 +4,15 @@ every response is converted here from its wire message."""
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+import gc
+from collections import namedtuple
+from dataclasses import FrozenInstanceError, dataclass, fields
+from operator import attrgetter
 from typing import Any, Union
 
 from .._pb import kv_pb2, rpc_pb2
+
+_gc_enabled, _gc_disable, _gc_enable = gc.isenabled, gc.disable, gc.enable
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,21 +29,41 @@ class ResponseHeader:
         return _header(pb)
 
 
-@dataclass(frozen=True, slots=True)
 class KeyValue:
     """A key and its value with etcd's metadata.
 
     ``create_revision`` is the revision that created the key (stable while the key lives; used
     as a fencing token by the recipes), ``mod_revision`` the last change, ``version`` the number
     of changes since creation, ``lease`` the lease id the key is bound to (0 for none).
+
+    Immutable, compared and hashed by its six fields, picklable, and a dataclass for
+    ``dataclasses.fields()``/``replace()``/``asdict()``. One built from a response is a view of
+    that response's wire message (building 10,000 of them costs ~1 ms instead of ~6 ms): while
+    it lives, the parsed response it came from stays in memory. ``copy.copy(kv)`` gives a
+    stand-alone one, for keeping a few pairs of a large range for long.
     """
 
-    key: bytes
-    value: bytes
-    create_revision: int
-    mod_revision: int
-    version: int
-    lease: int
+    __slots__ = ("_pb",)
+    __match_args__ = ("key", "value", "create_revision", "mod_revision", "version", "lease")
+    # The fields are read from ``_pb``: the wire message, or a ``_Fields`` tuple (same names)
+    # when built by the constructor. C-level getters keep attribute reads cheap.
+    key: bytes = property(attrgetter("_pb.key"))  # type: ignore[assignment]
+    value: bytes = property(attrgetter("_pb.value"))  # type: ignore[assignment]
+    create_revision: int = property(attrgetter("_pb.create_revision"))  # type: ignore[assignment]
+    mod_revision: int = property(attrgetter("_pb.mod_revision"))  # type: ignore[assignment]
+    version: int = property(attrgetter("_pb.version"))  # type: ignore[assignment]
+    lease: int = property(attrgetter("_pb.lease"))  # type: ignore[assignment]
+
+    def __init__(
+        self,
+        key: bytes,
+        value: bytes,
+        create_revision: int,
+        mod_revision: int,
+        version: int,
+        lease: int,
+    ) -> None:
+        _KV_SET(self, _Fields(key, value, create_revision, mod_revision, version, lease))
 
     @classmethod
     def _from_pb(cls, pb: kv_pb2.KeyValue) -> KeyValue:
@@ -51,6 +76,48 @@ class KeyValue:
             f"version={self.version}, lease={self.lease})"
         )
 
+    # As a frozen dataclass: equal to a KeyValue with equal fields, NotImplemented otherwise.
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is self.__class__:
+            return bool(_kv_fields(self) == _kv_fields(other))
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(_kv_fields(self))
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise FrozenInstanceError(f"cannot assign to field {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise FrozenInstanceError(f"cannot delete field {name!r}")
+
+    def __reduce__(self) -> tuple[Any, ...]:  # pickle and copy: stand-alone, no wire message
+        return (KeyValue, _kv_fields(self))
+
+
+_FIELD_NAMES = ("key", "value", "create_revision", "mod_revision", "version", "lease")
+_Fields = namedtuple(  # a private record, built only by KeyValue()
+    "_Fields", ["key", "value", "create_revision", "mod_revision", "version", "lease"]
+)
+_kv_fields = attrgetter(*(f"_pb.{n}" for n in _FIELD_NAMES))
+_KV_SET = KeyValue.__dict__["_pb"].__set__
+
+
+@dataclass(frozen=True)
+class _KeyValueFields:
+    """KeyValue's fields as a dataclass sees them (lends KeyValue its dataclass metadata)."""
+
+    key: bytes
+    value: bytes
+    create_revision: int
+    mod_revision: int
+    version: int
+    lease: int
+
+
+for _name in ("__dataclass_fields__", "__dataclass_params__"):
+    type.__setattr__(KeyValue, _name, getattr(_KeyValueFields, _name))
+
 
 def _short(value: bytes) -> str:
     return repr(value) if len(value) <= 64 else repr(value[:64])[:-1] + "...'"
@@ -59,13 +126,14 @@ def _short(value: bytes) -> str:
 # Fast constructors: a frozen dataclass's generated __init__ calls object.__setattr__ once per
 # field; setting the slots through their descriptors builds the same immutable object faster.
 _new = object.__new__
-_H_SET = tuple(
-    ResponseHeader.__dict__[n].__set__ for n in ("cluster_id", "member_id", "revision", "raft_term")
-)
-_KV_SET = tuple(
-    KeyValue.__dict__[n].__set__
-    for n in ("key", "value", "create_revision", "mod_revision", "version", "lease")
-)
+
+
+def _slot_setters(cls: Any) -> tuple[Any, ...]:
+    """The slot setters of a frozen slots dataclass, in field order."""
+    return tuple(cls.__dict__[f.name].__set__ for f in fields(cls))
+
+
+_H_SET = _slot_setters(ResponseHeader)
 
 
 def _header(pb: Any, _c: Any = ResponseHeader, _s: Any = _H_SET) -> ResponseHeader:
@@ -79,17 +147,24 @@ def _header(pb: Any, _c: Any = ResponseHeader, _s: Any = _H_SET) -> ResponseHead
 
 def _keyvalue(pb: Any, _c: Any = KeyValue, _s: Any = _KV_SET) -> KeyValue:
     o = _new(_c)
-    _s[0](o, pb.key)
-    _s[1](o, pb.value)
-    _s[2](o, pb.create_revision)
-    _s[3](o, pb.mod_revision)
-    _s[4](o, pb.version)
-    _s[5](o, pb.lease)
+    _s(o, pb)  # a view: the fields are read from the message when asked for
     return o  # type: ignore[no-any-return]
 
 
+# A range this large is built with the garbage collector paused: its thousands of new objects
+# would otherwise set off collections, and promote them so that full collections of the whole
+# process heap follow (2 ms per 10,000 keys here). They are freed by reference counting.
+_PAUSE_GC_FROM = 512
+
+
 def _kvs(pbs: Any) -> tuple[KeyValue, ...]:
-    return tuple(map(_keyvalue, pbs))
+    if len(pbs) < _PAUSE_GC_FROM or not _gc_enabled():
+        return tuple(map(_keyvalue, pbs))
+    _gc_disable()
+    try:
+        return tuple(map(_keyvalue, pbs))
+    finally:
+        _gc_enable()
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,7 +192,7 @@ class GetResponse:
 
     @classmethod
     def _from_pb(cls, pb: rpc_pb2.RangeResponse) -> GetResponse:
-        return cls(_header(pb.header), _kvs(pb.kvs), pb.count, pb.more)
+        return _get_response(pb)
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,8 +204,27 @@ class PutResponse:
 
     @classmethod
     def _from_pb(cls, pb: rpc_pb2.PutResponse) -> PutResponse:
-        prev = _keyvalue(pb.prev_kv) if pb.HasField("prev_kv") else None
-        return cls(_header(pb.header), prev)
+        return _put_response(pb)
+
+
+_GET_SET = _slot_setters(GetResponse)
+_PUT_SET = _slot_setters(PutResponse)
+
+
+def _get_response(pb: Any, _c: Any = GetResponse, _s: Any = _GET_SET) -> GetResponse:
+    o = _new(_c)
+    _s[0](o, _header(pb.header))
+    _s[1](o, _kvs(pb.kvs))
+    _s[2](o, pb.count)
+    _s[3](o, pb.more)
+    return o  # type: ignore[no-any-return]
+
+
+def _put_response(pb: Any, _c: Any = PutResponse, _s: Any = _PUT_SET) -> PutResponse:
+    o = _new(_c)
+    _s[0](o, _header(pb.header))
+    _s[1](o, _keyvalue(pb.prev_kv) if pb.HasField("prev_kv") else None)
+    return o  # type: ignore[no-any-return]
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,7 +237,7 @@ class DeleteResponse:
 
     @classmethod
     def _from_pb(cls, pb: rpc_pb2.DeleteRangeResponse) -> DeleteResponse:
-        return cls(ResponseHeader._from_pb(pb.header), pb.deleted, _kvs(pb.prev_kvs))
+        return cls(_header(pb.header), pb.deleted, _kvs(pb.prev_kvs))
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,19 +265,15 @@ class TxnResponse:
 
     @classmethod
     def _from_pb(cls, pb: rpc_pb2.TxnResponse) -> TxnResponse:
-        return cls(
-            ResponseHeader._from_pb(pb.header),
-            pb.succeeded,
-            tuple(_op_response(r) for r in pb.responses),
-        )
+        return cls(_header(pb.header), pb.succeeded, tuple(map(_op_response, pb.responses)))
 
 
 def _op_response(pb: rpc_pb2.ResponseOp) -> OpResponse:
     which = pb.WhichOneof("response")
-    if which == "response_range":
-        return GetResponse._from_pb(pb.response_range)
     if which == "response_put":
-        return PutResponse._from_pb(pb.response_put)
+        return _put_response(pb.response_put)
+    if which == "response_range":
+        return _get_response(pb.response_range)
     if which == "response_delete_range":
         return DeleteResponse._from_pb(pb.response_delete_range)
     return TxnResponse._from_pb(pb.response_txn)

@@ -158,3 +158,13 @@ class BidiStream(Generic[T]):
 def aiter_stream(call: Any) -> Iterator[Any]:
     """Iterate a server-streaming call's responses."""
     yield from call
+
+
+def unary_metadata(pairs: tuple[tuple[str, str], ...] | None) -> tuple[tuple[str, str], ...] | None:
+    """``pairs`` as the metadata of unary calls (grpcio takes the tuple as it is)."""
+    return pairs or None
+
+
+CONSUMER_READS_WATCH_STREAM = True
+"""Whether a watch's consumer may read the watch stream itself while alone on it (watch.py):
+with threads it saves a thread wake-up and a GIL hand-over per response."""

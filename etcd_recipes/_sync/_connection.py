@@ -241,6 +241,10 @@ class Connection:
         self._auth_md: tuple[tuple[str, str], ...] | None = None
         self._md_plain: tuple[tuple[str, str], ...] | None = None
         self._md_leader: tuple[tuple[str, str], ...] = _HASLEADER
+        # The same, built once as the metadata object unary calls take (grpc.aio would convert
+        # a tuple into a grpc.aio.Metadata on every call).
+        self._call_md_plain: Any = None
+        self._call_md_leader: Any = backend.unary_metadata(_HASLEADER)
         # Set by the auth layer: refreshes ``metadata`` (the token) after InvalidAuthTokenError.
         self.reauthenticate: Callable[[], None] | None = None
         self.closed = False
@@ -303,6 +307,8 @@ class Connection:
         self._auth_md = tuple(value) if value else None
         self._md_plain = self._auth_md
         self._md_leader = _HASLEADER + (self._auth_md or ())
+        self._call_md_plain = backend.unary_metadata(self._md_plain)
+        self._call_md_leader = backend.unary_metadata(self._md_leader)
 
     def call_metadata(self, leader: bool = True) -> tuple[tuple[str, str], ...] | None:
         """The metadata for a call; ``leader`` adds ``hasleader`` (refuse without a leader)."""
@@ -459,7 +465,7 @@ class Connection:
         start = backend.monotonic()
         fn = member.callable(self.maintenance.Status)
         try:
-            status = fn(rpc_pb2.StatusRequest(), timeout=timeout, metadata=self._md_leader)
+            status = fn(rpc_pb2.StatusRequest(), timeout=timeout, metadata=self._call_md_leader)
         except grpc.RpcError as error:
             verdict = self.assess_failure(
                 error, member, start, mutating=False, what=what, capped=True
@@ -653,7 +659,9 @@ class Connection:
                     )
         try:
             response = fn(
-                request, timeout=attempt, metadata=self._md_leader if leader else self._md_plain
+                request,
+                timeout=attempt,
+                metadata=self._call_md_leader if leader else self._call_md_plain,
             )
         except grpc.RpcError as error:
             return self._retry(
@@ -779,7 +787,7 @@ class Connection:
                             if deadline is not None:
                                 limit = remaining
                     fn = member.callable(method) if isinstance(method, Method) else method
-                    metadata = self._md_leader if leader else self._md_plain
+                    metadata = self._call_md_leader if leader else self._call_md_plain
                     attempts += 1
                     try:
                         response = fn(request, timeout=limit, metadata=metadata)

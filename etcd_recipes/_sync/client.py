@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import grpc
@@ -11,7 +11,7 @@ import grpc
 from .._core.keys import KeyLike
 from .._core.state import ConnectionState, StateListener
 from .._core.tls import PemSource, channel_security
-from .._core.types import WatchFilter
+from .._core.types import WatchFilter, WatchResponse
 from .._exceptions import ConnectionFailedError
 from ._connection import Connection
 from .auth import AuthAPI, auth_connection_factory, watcher_class
@@ -181,12 +181,15 @@ class Client(KV):
         progress_notify: bool = False,
         timeout: float | None = None,
         max_queue: int = 100_000,
+        on_events: Callable[[WatchResponse], object] | None = None,
     ) -> Watcher:
         """Watch a key (or prefix / range) from ``start_revision`` (default: from now).
 
         Returns a watcher to iterate (or use as a context manager); see ``Watcher``. It
         resumes on another member after a failure, losing and repeating nothing; ``max_queue``
-        bounds the events waiting unread (beyond it: WatchOverflowError).
+        bounds the events waiting unread (beyond it: WatchOverflowError). ``on_events``: a quick,
+        never-blocking function called with each batch on the watch reader instead of queueing
+        it (then ``read()`` only reports the watch's end).
         """
         self._conn.check_open()
         return self._watcher_class(
@@ -200,6 +203,7 @@ class Client(KV):
             progress_notify=progress_notify,
             timeout=timeout,
             max_queue=max_queue,
+            on_events=on_events,
         )
 
     # Recipes: reached from the client so that typing ``client.`` finds them.

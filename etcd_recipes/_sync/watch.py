@@ -19,12 +19,24 @@ advances only watchers that were caught up from their creation.
 A slow consumer is bounded: when more than ``max_queue`` events wait unread, the watch is
 cancelled on the server and, after the batches already received, ``read`` raises
 WatchOverflowError (with ``next_revision`` to watch again from). Nothing is dropped silently.
+
+Who reads the stream: the hub's task (thread) reads it and queues each response for its watcher,
+which costs a task switch (a thread wake-up and GIL hand-over) per response. If
+``backend.CONSUMER_READS_WATCH_STREAM`` (threads: yes; asyncio: no, measured no cheaper), while a
+watcher is the only one on the stream and its consumer waits in ``read()`` with no timeout
+(iteration), the consumer reads the stream itself instead, in a turn the hub hands over: no hop.
+Its turn ends when it leaves ``read()``; the hub takes the stream back when another watcher is
+added, when the stream ends or fails (the consumer hands it the outcome, and the hub resumes as
+above), or when the consumer has not come back for ``_IDLE_TICK`` seconds (then responses are
+queued, and ``max_queue`` counts, as before). Cancelling a watcher whose consumer is reading the
+stream cancels the stream (it has no other watcher): that is what wakes the consumer.
 """
 
 from __future__ import annotations
 
 import itertools
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import grpc
@@ -52,6 +64,10 @@ from ._connection import Connection, Member
 log = logging.getLogger("etcd_recipes.watch")
 
 _END = object()
+# Who reads the hub's stream: the hub, nobody (the sole watcher's consumer may take its turn),
+# or that consumer.
+_HUB, _FREE, _CONSUMER = 0, 1, 2
+_IDLE_TICK = 0.05  # the hub takes the stream back from a consumer away this long
 _BROADCAST_ID = -1  # etcd's id for responses to progress requests (all watchers of a stream)
 # Errors a new stream cannot cure.
 _FATAL_CODES = ("INVALID_ARGUMENT", "PERMISSION_DENIED", "UNIMPLEMENTED")
@@ -71,6 +87,15 @@ class Watcher:
     The watch survives member failures (see the module documentation): it resumes on another
     member from ``next_revision``. ``max_queue`` bounds the events waiting unread; beyond it the
     watch ends with WatchOverflowError.
+
+    ``on_events=callback``: each batch (and progress notification) is passed to
+    ``callback(response)`` as soon as it is read, on the client's watch reader (the event loop's
+    watch task, or the watch thread), instead of being queued: no task switch or thread wake-up
+    per batch. The callback must be a quick plain function that never blocks (no I/O, no
+    waiting; under asyncio it must not block the loop): while it runs, no watch of the client gets
+    anything. ``read()`` and iteration then only report the end: the error that ended the watch
+    (an exception raised by the callback ends the watch and is raised there), or
+    ClientClosedError / the end of iteration after ``cancel()``. ``max_queue`` does not apply.
     """
 
     def __init__(
@@ -86,6 +111,7 @@ class Watcher:
         progress_notify: bool = False,
         timeout: float | None = None,
         max_queue: int = 100_000,
+        on_events: Callable[[types.WatchResponse], object] | None = None,
     ) -> None:
         if start_revision is not None and (
             not isinstance(start_revision, int) or start_revision < 0
@@ -117,6 +143,8 @@ class Watcher:
         self._started = False
         self._finished = False
         self._ended = False
+        self._wants_direct = False  # waiting in read() with no timeout: may read the stream
+        self._on_events = on_events
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} id={self.id} key={self._key!r} next={self.next_revision}>"
@@ -168,7 +196,12 @@ class Watcher:
         if self._finished and self._queue.qsize() == 0:
             raise ClientClosedError("the watch has ended")
         try:
-            item = self._queue.get(timeout)
+            if timeout is None and backend.CONSUMER_READS_WATCH_STREAM:
+                item = self._wait()
+            else:
+                if self._hub._reader == _FREE:  # nobody reads the stream: the hub, now
+                    self._hub._need_reader()
+                item = self._queue.get(timeout)
         except TimeoutError:
             raise EtcdTimeoutError(f"no watch event within {timeout}s") from None
         if item is _END:
@@ -181,6 +214,55 @@ class Watcher:
             raise item
         self._taken += max(len(item.events), 1)
         return item  # type: ignore[no-any-return]
+
+    def _wait(self) -> Any:
+        """The next queue item, with no timeout: read the stream ourselves when it is our turn
+        (see the module documentation), else wait for the hub to queue it."""
+        if self._queue.qsize():  # (get_nowait on an empty queue costs an exception)
+            item = self._queue.get_nowait()
+            if item is not None:
+                return item
+        hub = self._hub
+        stream = hub._claim(self)
+        if stream is not None:
+            item = self._read_direct(stream)
+            if item is not None:
+                return item
+        hub._need_reader()
+        self._wants_direct = True
+        try:
+            return self._queue.get()
+        finally:
+            self._wants_direct = False
+
+    def _read_direct(self, stream: backend.BidiStream[rpc_pb2.WatchResponse]) -> Any:
+        """Read the stream until a response for us; None when the turn went back to the hub."""
+        hub = self._hub
+        while True:
+            try:
+                response = stream.read()
+            except grpc.RpcError as error:
+                hub._release(stream, error)  # the hub assesses it and resumes
+                return None
+            except BaseException:  # asyncio: our task was cancelled (the call is cancelled too)
+                stream.cancel()
+                hub._release(stream, None)
+                raise
+            if response is None:
+                hub._release(stream, None)
+                return None
+            try:
+                if response.created:
+                    hub._confirm()
+                hub._dispatch(stream, response)
+            except BaseException:
+                stream.cancel()
+                hub._release(stream, None)
+                raise
+            item = self._queue.get_nowait()
+            if item is not None or not hub._eligible(self, stream):
+                hub._release(stream)
+                return item
 
     def __iter__(self) -> Watcher:
         return self
@@ -251,6 +333,14 @@ class Watcher:
             self._put(types.WatchResponse(header, (), progress_notify=True))
 
     def _put(self, response: types.WatchResponse) -> bool:
+        if self._on_events is not None:  # no queue: the callback runs here, on the reader
+            try:
+                self._on_events(response)
+            except Exception as error:  # the watch ends with it (read() raises it)
+                log.exception("watch on %r: the on_events callback failed", self._key)
+                self._end(error)
+                return False
+            return True
         self._queue.put(response)
         self._queued += max(len(response.events), 1)
         if self.pending > self.max_queue:
@@ -309,6 +399,17 @@ class _AsyncWatchHub:
         self._member: Member | None = None
         self._task: backend.Task | None = None
         self._closed = False
+        # The reading turn (see the module documentation); guarded by _baton.
+        self._baton = backend.ShortLock()
+        self._reader = _HUB
+        self._direct: Watcher | None = None  # the consumer whose turn it is
+        self._handback: tuple[Any, grpc.RpcError | None] | None = None  # (stream, its end)
+        self._direct_reads = 0
+        self._notify_free = False
+        self._wake = backend.Event()
+        self._confirmed = backend.Event()
+        self._opened = 0.0
+        self._backoff = 0.0
         self.progress_requested = False
         self.streams_opened = 0
         """How many Watch streams were opened (1 + reconnections; for tests and diagnostics)."""
@@ -322,12 +423,14 @@ class _AsyncWatchHub:
         stream = self._stream
         if stream is not None and member is self._member:
             stream.cancel()  # the run loop reopens it on the current member
+            self._need_reader()
 
     def add(self, watcher: Watcher) -> None:
         self.conn.check_open()
         with self._lock:
             watcher.id = next(self._ids)
             self._watchers[watcher.id] = watcher
+            self._need_reader()  # a consumer reading alone hands over after the creation
             if self._task is None or self._task.done():
                 self._task = backend.spawn(self._run, name="etcd-watch")
             elif self._stream is not None:
@@ -339,6 +442,11 @@ class _AsyncWatchHub:
     def remove(self, watcher: Watcher) -> None:
         with self._lock:
             if self._watchers.pop(watcher.id, None) is not None and self._stream is not None:
+                with self._baton:
+                    reading = self._reader == _CONSUMER and self._direct is watcher
+                if reading:  # it was alone on the stream: end the stream to wake its read
+                    self._stream.cancel()
+                    return
                 cancel = rpc_pb2.WatchCancelRequest(watch_id=watcher.id)
                 self._stream.write(rpc_pb2.WatchRequest(cancel_request=cancel))
 
@@ -358,7 +466,7 @@ class _AsyncWatchHub:
 
     def _serve(self) -> None:
         conn = self.conn
-        backoff = 0.0
+        self._backoff = 0.0
         while not self._closed and self._watchers and not conn.closed:
             member = conn.member
             opened = backend.monotonic()
@@ -367,31 +475,45 @@ class _AsyncWatchHub:
             )
             self.streams_opened += 1
             failure: grpc.RpcError | None = None
-            confirmed = backend.Event()
+            confirmed = self._confirmed = backend.Event()
+            self._opened = opened
             stalled: list[bool] = []
             watchdog = backend.spawn(
                 self._watchdog, stream, confirmed, stalled, name="etcd-watch-watchdog"
             )
             try:
                 with self._lock:
+                    with self._baton:
+                        self._reader, self._handback = _HUB, None
                     self._stream, self._member = stream, member
                     for watcher in list(self._watchers.values()):
                         stream.write(watcher._create_request())
                 while True:
-                    response = stream.read()
+                    # Fast path, without the baton: only the hub itself leaves _HUB.
+                    if self._reader == _HUB and self._handback is None:
+                        response = stream.read()
+                    else:
+                        response = self._next(stream)
                     if response is None:
                         break
-                    if response.created and not confirmed.is_set():
-                        confirmed.set()
-                        conn.note_success(member, opened)
-                        backoff = 0.0
+                    if response.created:
+                        self._confirm()
+                    alone = self._alone() if backend.CONSUMER_READS_WATCH_STREAM else None
+                    if alone is None:
+                        self._dispatch(stream, response)
+                        continue
+                    queued = alone._queued
                     self._dispatch(stream, response)
+                    if alone._wants_direct and alone._queued != queued:
+                        self._offer(stream, alone)  # its consumer reads the next ones itself
             except grpc.RpcError as error:
                 failure = error
             finally:
                 confirmed.set()
                 with self._lock:
                     self._stream = self._member = None
+                with self._baton:
+                    self._reader, self._handback, self._direct = _HUB, None, None
                 stream.cancel()
                 watchdog.join(1.0)
             if self._closed or conn.closed:
@@ -410,8 +532,8 @@ class _AsyncWatchHub:
                         self._end_all(error)
                         break
                 log.info("watch stream on %s broke (%s); resuming", member, verdict.error)
-            backend.sleep(backoff)
-            backoff = min(max(backoff * 2, 0.05), 1.0)
+            backend.sleep(self._backoff)
+            self._backoff = min(max(self._backoff * 2, 0.05), 1.0)
 
     def _watchdog(
         self,
@@ -423,6 +545,109 @@ class _AsyncWatchHub:
         if not backend.wait_event(confirmed, self.confirm_timeout):
             stalled.append(True)
             stream.cancel()
+
+    # The reading turn (see the module documentation).
+
+    def _alone(self) -> Watcher | None:
+        """The stream's only watcher, if it has exactly one."""
+        if len(self._watchers) == 1:
+            for watcher in self._watchers.values():
+                return watcher
+        return None
+
+    def _eligible(
+        self, watcher: Watcher, stream: backend.BidiStream[rpc_pb2.WatchResponse]
+    ) -> bool:
+        return (
+            self._stream is stream
+            and not self._closed
+            and len(self._watchers) == 1
+            and self._watchers.get(watcher.id) is watcher
+        )
+
+    def _claim(self, watcher: Watcher) -> backend.BidiStream[rpc_pb2.WatchResponse] | None:
+        """Give ``watcher``'s consumer the turn to read the stream, if nobody reads it."""
+        with self._baton:
+            stream = self._stream
+            if self._reader != _FREE or stream is None or not self._eligible(watcher, stream):
+                return None
+            self._reader, self._direct = _CONSUMER, watcher
+            self._direct_reads += 1
+            return stream
+
+    def _release(
+        self,
+        stream: backend.BidiStream[rpc_pb2.WatchResponse],
+        end: Any = _END,
+    ) -> None:
+        """A consumer ends its turn; ``end``: the stream ended (None) or failed (RpcError)."""
+        with self._baton:
+            if self._reader != _CONSUMER:
+                return
+            self._direct = None
+            if end is not _END:
+                self._handback = (stream, end)
+                self._reader = _HUB
+            elif len(self._watchers) != 1 or self._stream is not stream or self._closed:
+                self._reader = _HUB
+            else:
+                self._reader = _FREE
+                if not self._notify_free:
+                    return
+            self._notify_free = False
+            self._wake.set()
+
+    def _offer(self, stream: backend.BidiStream[rpc_pb2.WatchResponse], watcher: Watcher) -> None:
+        """The hub lets ``watcher``'s consumer, waiting for the response just queued, read the
+        next ones itself."""
+        with self._baton:
+            if self._reader == _HUB and self._eligible(watcher, stream):
+                self._reader = _FREE
+
+    def _need_reader(self) -> None:
+        """Nobody reads the stream and somebody waits: the hub takes it back at once."""
+        with self._baton:
+            if self._reader == _FREE:
+                self._reader = _HUB
+                self._wake.set()
+
+    def _next(
+        self, stream: backend.BidiStream[rpc_pb2.WatchResponse]
+    ) -> rpc_pb2.WatchResponse | None:
+        """The hub's next response: read it when it is the hub's turn, else wait for the turn
+        (or for the end a consumer met)."""
+        seen = -1
+        while True:
+            with self._baton:
+                handback = self._handback
+                if handback is not None and handback[0] is stream:
+                    self._handback = None
+                    if handback[1] is not None:
+                        raise handback[1]
+                    return None
+                if self._reader == _FREE and (
+                    self._direct_reads == seen or self._closed or len(self._watchers) != 1
+                ):
+                    self._reader = _HUB  # the consumer did not come back: queue for it
+                if self._reader == _HUB:
+                    break
+                # The consumer read lately: look again after a tick. It has been in the same
+                # read since the last look (a quiet watch): sleep until that turn ends.
+                busy = self._direct_reads != seen
+                seen = self._direct_reads if busy else -1
+                self._notify_free = not busy
+                self._wake.clear()
+            backend.wait_event(self._wake, _IDLE_TICK if busy else None)
+        return stream.read()
+
+    def _confirm(self) -> None:
+        """A creation was confirmed (read by the hub or by a consumer in its turn): the first
+        one on a stream shows that its member answers."""
+        if not self._confirmed.is_set():
+            self._confirmed.set()
+            if self._member is not None:
+                self.conn.note_success(self._member, self._opened)
+            self._backoff = 0.0
 
     def _dispatch(
         self,
@@ -458,6 +683,8 @@ class _AsyncWatchHub:
         with self._lock:
             if self._stream is not None:
                 self._stream.cancel()
+        with self._baton:
+            self._wake.set()
         self._end_all(None)
         if self._task is not None:
             self._task.cancel()

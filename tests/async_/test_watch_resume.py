@@ -20,7 +20,10 @@ from etcd_recipes import (
     EventType,
     WatchOverflowError,
 )
+from etcd_recipes._async import _backend as backend
 from etcd_recipes.testing import EtcdCluster
+
+from .test_watch import Collector
 
 Op = tuple[str, str, str]  # (PUT | DELETE, key, value)
 
@@ -44,6 +47,15 @@ async def collect_until(watcher: AsyncWatcher, last_key: str) -> list[tuple[int,
     return seen
 
 
+async def collect_from(collector: Collector, last_key: str) -> list[tuple[int, Op]]:
+    """``collect_until`` for a watcher iterated by ``collector``."""
+    seen: list[tuple[int, Op]] = []
+    while not seen or seen[-1][1][1] != last_key:
+        event = await collector.events.get(10.0)
+        seen.append((event.revision, (event.type.name, event.key.decode(), event.value.decode())))
+    return seen
+
+
 @pytest.mark.cluster
 @pytest.mark.timeout(60)
 async def test_prefix_watch_across_kill_and_restart(
@@ -51,6 +63,13 @@ async def test_prefix_watch_across_kill_and_restart(
 ) -> None:
     """Fault test 2: the events equal exactly the writes (no loss, no duplicate, in order),
     checked against the writer's own log and a final read."""
+    await watch_across_kill_and_restart(etcd_cluster, etcd_key_prefix, seed, iterate=False)
+
+
+async def watch_across_kill_and_restart(
+    etcd_cluster: EtcdCluster, etcd_key_prefix: str, seed: int, *, iterate: bool
+) -> None:
+    """Fault test 2's body. ``iterate``: the watcher is iterated by a background consumer."""
     rng = random.Random(seed)
     endpoints = etcd_cluster.endpoints
     rng.shuffle(endpoints)
@@ -61,6 +80,7 @@ async def test_prefix_watch_across_kill_and_restart(
     try:
         async with AsyncClient(endpoints, timeout=1.0) as client:
             watcher = await client.watch(etcd_key_prefix, prefix=True).start()
+            collector = Collector(watcher) if iterate else None
             victim = -1
             for i in range(130):
                 action = plan.get(i)
@@ -86,8 +106,13 @@ async def test_prefix_watch_across_kill_and_restart(
             end = f"{etcd_key_prefix}end"
             put = await client.put(end, "done", timeout=5.0)
             acked[put.header.revision] = ("PUT", end, "done")
-            seen = await collect_until(watcher, end)
+            if collector is not None:
+                seen = await collect_from(collector, end)
+            else:
+                seen = await collect_until(watcher, end)
             await watcher.cancel()
+            if collector is not None:
+                assert await collector.outcome.wait() == "ended"
             final = await client.get(etcd_key_prefix, prefix=True, timeout=5.0)
             streams = client._watch_hub.streams_opened
     finally:
@@ -183,3 +208,16 @@ async def test_request_progress_moves_a_quiet_watch_forward(
         await client.put(f"{etcd_key_prefix}quiet/k", "v")
         (event,) = await watcher.events(timeout=5.0)
         assert event.type is EventType.PUT and event.revision >= watcher.next_revision - 1
+
+
+# Last in the file: the tests above expect a cluster that has not just gone through kills.
+@pytest.mark.cluster
+@pytest.mark.timeout(60)
+async def test_iterated_prefix_watch_across_kill_and_restart(
+    etcd_cluster: EtcdCluster, etcd_key_prefix: str, seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Fault test 2 with the watcher iterated by a background consumer that reads the stream
+    itself while alone on it (forced on under asyncio too): the stream breaks under that
+    consumer, which hands the failure to the hub; nothing is lost or repeated."""
+    monkeypatch.setattr(backend, "CONSUMER_READS_WATCH_STREAM", True)
+    await watch_across_kill_and_restart(etcd_cluster, etcd_key_prefix, seed, iterate=True)

@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+import gc
+import pickle
+
 import pytest
 
 from etcd_recipes import (
@@ -10,6 +13,7 @@ from etcd_recipes import (
     CompactedError,
     FutureRevisionError,
     InvalidArgumentError,
+    Op,
     SortOrder,
     SortTarget,
 )
@@ -113,3 +117,25 @@ def test_compact_then_old_revision_raises_compacted(
 def test_kv_is_reachable_as_client_kv(etcd_client: Client, etcd_key_prefix: str) -> None:
     etcd_client.kv.put(etcd_key_prefix + "kv", "via kv")
     assert (etcd_client.kv.get(etcd_key_prefix + "kv")).value == b"via kv"
+
+
+def test_large_range_keyvalues_are_plain_values(etcd_client: Client, etcd_key_prefix: str) -> None:
+    """A range past the size where conversion pauses the collector: every pair is right, the
+    collector runs again afterwards, and a kept pair outlives the response as an equal value."""
+    c = etcd_client
+    n = 600
+    for start in range(0, n, 100):
+        ops = [Op.put(f"{etcd_key_prefix}{i:04d}", f"v{i}") for i in range(start, start + 100)]
+        c.txn().then(*ops).commit()
+    got = c.get(etcd_key_prefix, prefix=True)
+    assert gc.isenabled()
+    assert got.count == n and len(got) == n
+    assert [kv.key for kv in got.kvs] == [f"{etcd_key_prefix}{i:04d}".encode() for i in range(n)]
+    assert [kv.value for kv in got.kvs] == [f"v{i}".encode() for i in range(n)]
+    last = got.kvs[-1]
+    kept = pickle.loads(pickle.dumps(last))
+    assert kept == last and hash(kept) == hash(last) and repr(kept) == repr(last)
+    assert kept.version == 1 and kept.lease == 0 and kept.create_revision == last.mod_revision
+    del got
+    single = (c.get(f"{etcd_key_prefix}{n - 1:04d}")).kv
+    assert single == last and {single, kept} == {last}

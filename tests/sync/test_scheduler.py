@@ -147,6 +147,13 @@ def hold(ctx: JobContext) -> str:
     return "cancelled" if cancelled else "done"
 
 
+def hold_first(ctx: JobContext) -> str:
+    """``hold`` on the first attempt; later attempts (retries) return at once."""
+    if ctx.attempt > 1:
+        return f"attempt {ctx.attempt}"
+    return hold(ctx)
+
+
 # ---------------------------------------------------------------------- definitions
 
 
@@ -234,6 +241,27 @@ def test_decorated_job_runs_every_tick_with_a_fencing_token(
     assert status[0].spec.name == "tick" and status[0].next_fire is not None
     assert status[0].last is not None and status[0].last.outcome == RunOutcome.OK
     assert scheduler.workers() == [] and scheduler.running() == []
+
+
+def test_history_is_pruned_to_its_limit_keeping_the_newest(
+    etcd_client: Client, etcd_key_prefix: str
+) -> None:
+    scheduler = etcd_client.scheduler(etcd_key_prefix, session_ttl=3)
+    for name in ("a", "b"):  # two jobs: their pruning shares requests
+        spec = JobSpec(name, "@hourly", handler="echo", paused=True, history_limit=4)
+        scheduler.add_job(spec, check_handler=False)
+    run_ids: dict[str, list[str]] = {"a": [], "b": []}
+    with scheduler.worker({"echo": lambda ctx: ctx.run_id}, worker_id="w"):
+        for _ in range(11):
+            for name in ("a", "b"):
+                run_ids[name].append(scheduler.trigger(name))
+            for name in ("a", "b"):
+                scheduler.wait_record(name, run_ids[name][-1], timeout=10)
+        records = wait_records(
+            scheduler, lambda rs: all(len(of(rs, n)) == 4 for n in ("a", "b")), timeout=10
+        )
+    for name in ("a", "b"):  # the newest four are kept (the last prune came after the last run)
+        assert [r.run_id for r in of(records, name)] == sorted(run_ids[name])[-4:]
 
 
 def test_trigger_pause_resume_and_update_while_running(
@@ -428,6 +456,9 @@ def test_retries_after_a_failure_and_after_a_lost_run(
         scheduler.worker(handlers, worker_id="w2"),
     ):
         flaky_id = scheduler.trigger("flaky")
+        # Recorded before a session ends below: a run whose record is not written when its
+        # worker's session ends is recorded as lost, whichever way it ended.
+        scheduler.wait_record("flaky", flaky_id, timeout=10)
         victim_id = scheduler.trigger("victim")
         wait_running(scheduler, "victim")
         running = scheduler.running("victim")
@@ -594,6 +625,60 @@ def test_three_worker_processes_run_every_tick_once_through_a_sigkill(
     assert outcomes[RunOutcome.OK] >= len(names) * len(ticks) - 3 * len(names)
 
 
+def test_runs_of_a_sole_worker_killed_mid_run_are_recorded_lost_once_by_later_workers(
+    etcd_client: Client,
+    etcd_endpoints: list[str],
+    etcd_key_prefix: str,
+    tmp_path: Path,
+) -> None:
+    client = etcd_client
+    scheduler = client.scheduler(etcd_key_prefix)
+    for name, retries in (("once", 0), ("again", 1)):
+        spec = JobSpec(name, "@hourly", handler="hold", args={"seconds": 60}, paused=True)
+        scheduler.add_job(spec.replace(retries=retries, retry_backoff=0.1), check_handler=False)
+    workers = SchedulerWorkers(tmp_path, etcd_key_prefix)
+    try:
+        workers.start("w0", etcd_endpoints, session_ttl=2)
+        wait_workers(scheduler, {"w0"})
+        once_id = scheduler.trigger("once")
+        again_id = scheduler.trigger("again")
+        wait_running(scheduler, "once")
+        wait_running(scheduler, "again")
+        running = scheduler.running()
+        workers.kill("w0")  # the sole worker dies mid-run: nobody sees its session end
+        watch_until(client, scheduler.keys.workers(), lambda keys: not keys, 15.0)
+        gone = client.get(scheduler.keys.running(), prefix=True)
+        assert not gone.kvs and not scheduler.history("once")
+        workers.start("w1", etcd_endpoints, session_ttl=2)  # two workers start at once
+        workers.start("w2", etcd_endpoints, session_ttl=2)
+        records = wait_records(
+            scheduler, lambda rs: {r.run_id for r in rs} >= {once_id, again_id, f"{again_id}#r2"}
+        )
+        wait_workers(scheduler, {"w1", "w2"})
+        markers = watch_until(client, scheduler.keys.sessions(), lambda keys: len(keys) == 2, 10.0)
+    except AssertionError:
+        print(workers.log_tail())
+        raise
+    finally:
+        workers.stop()
+    assert {scheduler.keys.split(key)[1] for key in markers} == {"w1", "w2"}
+    by_id = {r.run_id: r for r in records}
+    assert set(by_id) == {once_id, again_id, f"{again_id}#r2"}  # one retry, nothing else
+    tokens = {r.run_id: r.token for r in running}
+    for run_id in (once_id, again_id):
+        record = by_id[run_id]
+        assert (record.outcome, record.worker, record.token) == (
+            RunOutcome.LOST,
+            "w0",
+            tokens[run_id],
+        )
+        assert record.started is not None and record.tick is not None
+        got = client.get(scheduler.keys.record(record.job, run_id))
+        assert got.kvs[0].version == 1  # written once, never overwritten
+    retry = by_id[f"{again_id}#r2"]
+    assert (retry.outcome, retry.attempt, retry.output) == (RunOutcome.OK, 2, "'attempt 2'")
+
+
 # ---------------------------------------------------------------------- the worker process
 
 
@@ -623,7 +708,8 @@ def _worker(config: dict[str, Any]) -> None:
             clock=sched.OffsetClock(config.get("offset", 0.0)),
             session_ttl=config["session_ttl"],
         )
-        with scheduler.worker({"record": record}, worker_id=config["id"]) as worker:
+        handlers = {"record": record, "hold": hold_first}
+        with scheduler.worker(handlers, worker_id=config["id"]) as worker:
             while not stop.is_set():
                 backend.sleep(0.1)
             print(json.dumps({"id": config["id"], "stats": worker.stats}), flush=True)

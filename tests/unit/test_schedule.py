@@ -118,6 +118,25 @@ def test_every_second_across_dst_is_every_real_second() -> None:
     assert len(each.ticks(start, start + timedelta(seconds=20), NY)) == 20
 
 
+@pytest.mark.parametrize("zone", ["America/New_York", "Australia/Lord_Howe", "Asia/Kolkata"])
+def test_every_second_shortcut_agrees_with_cronsim(zone: str) -> None:
+    from cronsim import CronSim
+
+    tz = ZoneInfo(zone)
+    each = sched.Schedule.parse("*  * * * * *", zone)  # normalised: the every-second shortcut
+    assert each.cron == sched.EVERY_SECOND
+    for start in (utc(2025, 3, 9, 6, 59, 50), utc(2025, 4, 5, 14, 59, 50), utc(2025, 11, 2, 6)):
+        expected, current = [], start
+        for _ in range(25):  # what cronsim itself gives, step by step
+            later = (t.astimezone(UTC) for t in CronSim(sched.EVERY_SECOND, current.astimezone(tz)))
+            current = next(t for t in later if t > current)
+            expected.append(current)
+        ticks, following = each.ticks_and_next(start, expected[-2], tz)
+        assert ticks == expected[:-1] and following == expected[-1]
+        late = start + timedelta(microseconds=300_000)
+        assert each.next_after(late, tz) == start + timedelta(seconds=1)
+
+
 def test_tick_ids_sort_and_round_trip() -> None:
     a = sched.tick_id(utc(2025, 3, 30, 1, 0, 0))
     assert a == "20250330T010000.000Z"
@@ -130,6 +149,9 @@ def test_tick_ids_sort_and_round_trip() -> None:
     assert sched.base_id(retry) == a
     assert sched.tick_time(retry) == utc(2025, 3, 30, 1)
     assert sched.tick_time(manual) == datetime(2025, 3, 30, 1, 0, 0, 123000, UTC)
+    assert sched.tick_id(datetime(2025, 3, 30, 4, 0, 0, 5000, ZoneInfo("Europe/Riga"))) == (
+        "20250330T010000.005Z"
+    )
 
 
 def test_plan_due_skip_and_run_once() -> None:
@@ -271,7 +293,7 @@ def test_key_layout_keeps_definitions_apart() -> None:
     for sub in RESERVED:
         inner = f"/job/{sub}/x/y"
         assert not covered(defs, inner)
-        assert covered(quiet, inner) == (sub in ("kill", "triggers", "workers"))
+        assert covered(quiet, inner) == (sub in ("kill", "sessions", "triggers", "workers"))
     assert defs[-1][1] == prefix_range_end(b"/job/")
     with pytest.raises(ValueError, match="must end with"):
         JobKeys("/job")

@@ -26,9 +26,12 @@ Keys (under ``prefix``, default ``/job/``)::
     <prefix>kill/<name>                   kill request; lease: kill_ttl (10 s)
     <prefix>triggers/<name>/<run id>      manual run or retry waiting for a worker
     <prefix>workers/<worker id>/<lease>   live worker; lease: its session
+    <prefix>sessions/<worker id>/<lease>  marker of a session (no lease): written with the
+                                          registration, deleted on a clean stop or once the
+                                          session's runs in progress are recorded as lost
 
 Run ids are the tick's UTC time, ``20250330T010000.000Z`` (sortable); manual runs add
-``~<nonce>``, retries ``#r<attempt>``. Job names cannot contain ``/`` and the six sub-prefix
+``~<nonce>``, retries ``#r<attempt>``. Job names cannot contain ``/`` and the seven sub-prefix
 names are refused as job names, so definitions and the scheduler's keys never collide.
 
 Compares (each decision is one transaction):
@@ -47,11 +50,16 @@ Compares (each decision is one transaction):
 * Finish: ``If(create_revision(running/<name>/<id>) == token) Then(delete running/...,
   put history/..., [put triggers/... for a retry], count history)``; if the in-progress key is
   gone (session lost), ``If(create_revision(history/...) == 0) Then(put history/...)``.
+  Jobs whose count reached ``history_limit + history_limit // 4`` are pruned together: one
+  read of their record keys, one delete per job up to its cut-off key (two requests).
 * Missed tick: ``If(create_revision(runs/...) == 0) Then(put runs/... as missed, put history)``.
 * Lost run: when ``workers/<id>/<lease>`` is deleted at revision R, the live workers read
   ``running/`` at R - 1, and for each run on that lease
   ``If(create_revision(history/...) == 0, create_revision(running/...) == 0)
-  Then(put history as lost [, put triggers/... for a retry])``.
+  Then(put history as lost [, put triggers/... for a retry])``. A worker that gets a session
+  also looks for sessions that ended unseen (``sessions/<id>/<lease>`` without its
+  ``workers/<id>/<lease>``), reads the revision R of that deletion from etcd's history (a watch
+  from the marker's create revision), and does the same; then it deletes the marker.
 
 Time: ticks are computed from each worker's clock (injectable), but a tick is decided by the
 claim's compare, never by the clock: skewed clocks move when a tick runs, never how often.
@@ -67,7 +75,9 @@ Error handling:
   is recorded as missed (by whichever worker gets through first). A claim whose outcome is
   unknown is retried and recognised by its nonce, so it neither runs twice nor goes unrun.
 * A run whose worker dies is recorded as lost by a live worker (once), and is re-run only if
-  the job has ``retries``. If no worker is alive to see it, the claim stays without a record.
+  the job has ``retries``. If no worker is alive to see it, the next worker to start records it
+  (the same compare: once, however many start together), unless etcd compacted the revision
+  where the dead worker's session ended (logged).
 * A run's record is retried for 30 s; after that the run is logged as unrecorded.
 * Management verbs raise ``InvalidJobError`` / ``UnknownHandlerError`` (nothing written),
   ``JobNotFoundError``, ``JobExistsError``, or the client's connection errors (a timed-out write

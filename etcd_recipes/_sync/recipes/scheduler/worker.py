@@ -36,7 +36,7 @@ from ...._core.jobs import (
     truncate,
 )
 from ...._core.ops import Compare, Op, SortOrder, SortTarget
-from ...._core.types import DeleteResponse, Event, EventType, GetResponse, TxnResponse
+from ...._core.types import Event, EventType, GetResponse, TxnResponse
 from ...._exceptions import (
     ClientClosedError,
     CompactedError,
@@ -124,7 +124,7 @@ class JobContext:
         return Compare.create_revision(self.running_key) == self.token
 
 
-@dataclass
+@dataclass(slots=True)
 class _Claim:
     run_id: str
     tick: datetime | None
@@ -134,7 +134,7 @@ class _Claim:
     started: float
 
 
-@dataclass
+@dataclass(slots=True)
 class _Fire:
     """A tick (or trigger) to claim."""
 
@@ -144,18 +144,18 @@ class _Fire:
     kind: str = "scheduled"
     attempt: int = 1
     miss: bool = False
-    nonce: str = field(default_factory=lambda: secrets.token_hex(8))
+    nonce: str = ""
     created: float = 0.0
 
 
-@dataclass
+@dataclass(slots=True)
 class _Finish:
-    """A finished run waiting for its record to be written."""
+    """A finished run waiting for its record to be written (its ``_runs`` key)."""
 
     spec: JobSpec
     claim: _Claim
     record: RunRecord
-    done: Any = field(default_factory=backend.Event)
+    key: str
 
 
 @dataclass
@@ -206,8 +206,12 @@ class _Entry:
     wait_until: float = field(compare=False, default=0.0)
 
 
+_KIND_JSON = {kind: f'"{kind}"' for kind in ("scheduled", "manual", "retry")}
+_ENCODE = json.JSONEncoder(sort_keys=True, separators=(",", ":")).encode
+
+
 def _json(value: Mapping[str, Any]) -> bytes:
-    return json.dumps(value, sort_keys=True, separators=(",", ":")).encode()
+    return _ENCODE(value).encode()
 
 
 def _default_worker_id() -> str:
@@ -242,7 +246,13 @@ class SchedulerWorker:
         for name, handler in (handlers or {}).items():
             scheduler._check_handler_callable(name, handler)
             self._handlers[name] = handler
+        self._inline = {  # handlers called in the run's own task (plain functions, asyncio)
+            name
+            for name, handler in self._handlers.items()
+            if backend.IS_ASYNC and not inspect.iscoroutinefunction(handler)
+        }
         self.id = check_worker_id(worker_id or _default_worker_id())
+        self._id_json = json.dumps(self.id)
         self._commands = commands
         self._session_ttl = session_ttl or scheduler.session_ttl
         self._start_timeout = start_timeout
@@ -250,6 +260,8 @@ class SchedulerWorker:
         self._jobs: dict[str, _JobState] = {}
         self._heap: list[_Entry] = []
         self._seq = itertools.count()
+        self._nonce_base = secrets.token_hex(6)
+        self._nonces = itertools.count()
         self._generations = itertools.count(1)
         self._inbox: backend.Queue[tuple[str, Any]] = backend.Queue()
         self._finishes: backend.Queue[_Finish] = backend.Queue()
@@ -371,6 +383,9 @@ class SchedulerWorker:
         session, self._session = self._session, None
         if session is not None:
             try:
+                if not session.lost and not self._runs:  # nothing left to record as lost
+                    marker = self._keys.session(self.id, session.lease_id)
+                    self._client.delete(marker, timeout=self._op_timeout)
                 session.close()
             except EtcdError as error:
                 log.info("worker %s: closing its session failed: %s", self.id, error)
@@ -464,11 +479,19 @@ class SchedulerWorker:
                     "handlers": sorted(self._handlers),
                     "commands": self._commands,
                 }
-                self._client.put(
-                    self._keys.worker(self.id, session.lease_id),
-                    _json(value),
-                    lease=session.lease,
-                    timeout=self._op_timeout,
+                # The registration and, without a lease, the session's marker: whoever finds
+                # the marker without its registration records the session's runs as lost.
+                (
+                    self._client.txn(timeout=self._op_timeout)
+                    .then(
+                        Op.put(
+                            self._keys.worker(self.id, session.lease_id),
+                            _json(value),
+                            lease=session.lease,
+                        ),
+                        Op.put(self._keys.session(self.id, session.lease_id), b""),
+                    )
+                    .commit()
                 )
             except EtcdError as error:
                 log.info("worker %s: no session yet (%s); retrying", self.id, error)
@@ -521,6 +544,8 @@ class SchedulerWorker:
             self._on_snapshot(*payload)
         elif what == "session":
             self._claiming = payload is not None and not self._stopping
+            if self._claiming:  # after the snapshot: _reap sees the jobs' retry policies
+                self._spawn(self._recover, name="etcd-scheduler-recover")
 
     def _on_snapshot(self, start: bytes, end: bytes, kvs: Any) -> None:
         seen = set()
@@ -574,8 +599,10 @@ class SchedulerWorker:
         if self._runnable(spec) and not spec.paused:
             self._schedule(state, max(sched.to_datetime(self._clock()), state.last_tick or _EPOCH))
 
-    def _schedule(self, state: _JobState, after: datetime) -> None:
-        tick = state.schedule.next_after(after, state.tz)
+    def _schedule(self, state: _JobState, after: datetime, tick: datetime | None = None) -> None:
+        """Queue the job's first tick after ``after`` (``tick``, when already known)."""
+        if tick is None:
+            tick = state.schedule.next_after(after, state.tz)
         if tick is None:
             return
         name = state.spec.name
@@ -617,9 +644,10 @@ class SchedulerWorker:
                 fire = _Fire(state.spec, entry.run_id, tick, entry.run_kind, entry.attempt)
                 fires.append(fire)
             elif entry.generation == state.generation and entry.tick is not None:
-                fires += self._due_tick(state, entry.tick, now)
+                fires += self._due_tick(state, entry, now)
         for fire in fires:
             fire.created = now
+            fire.nonce = f"{self._nonce_base}.{next(self._nonces)}"
         # One claim per job per transaction (two ticks of one job must be decided in order);
         # up to _BATCH claims, each its own nested transaction, per request.
         rounds: list[list[_Fire]] = []
@@ -640,23 +668,29 @@ class SchedulerWorker:
             batches = [r[i : i + _BATCH] for r in rounds for i in range(0, len(r), _BATCH)]
             self._spawn(self._fire_rounds, batches, name="claim")
 
-    def _due_tick(self, state: _JobState, first: datetime, now: float) -> list[_Fire]:
-        spec = state.spec
+    def _due_tick(self, state: _JobState, entry: _Entry, now: float) -> list[_Fire]:
+        spec, first = state.spec, entry.tick
+        assert first is not None
         now_dt = sched.to_datetime(now)
-        backlog = state.schedule.ticks(first, now_dt, state.tz, limit=spec.history_limit)
-        ticks = [first, *backlog][-(spec.history_limit + 1) :]
+        backlog, following = state.schedule.ticks_and_next(
+            first, now_dt, state.tz, limit=spec.history_limit
+        )
+        if backlog or spec.jitter or spec.misfire_grace < now - first.timestamp():
+            ticks = [first, *backlog][-(spec.history_limit + 1) :]
+
+            def delay(tick: datetime) -> float:
+                return sched.jitter_delay(spec.name, sched.tick_id(tick), spec.jitter)
+
+            plan = sched.plan_due(ticks, now_dt, spec.misfire, spec.misfire_grace, delay)
+            fires = [
+                _Fire(spec, sched.tick_id(tick), tick, miss=action == sched.MISS)
+                for tick, action in plan
+            ]
+        else:  # the common case: one tick, on time
+            ticks = [first]
+            fires = [_Fire(spec, entry.run_id, first)]
         state.last_tick = ticks[-1]
-
-        def delay(tick: datetime) -> float:
-            return sched.jitter_delay(spec.name, sched.tick_id(tick), spec.jitter)
-
-        fires = [
-            _Fire(spec, sched.tick_id(tick), tick, miss=action == sched.MISS)
-            for tick, action in sched.plan_due(
-                ticks, now_dt, spec.misfire, spec.misfire_grace, delay
-            )
-        ]
-        self._schedule(state, ticks[-1])
+        self._schedule(state, ticks[-1], following)
         return fires
 
     # -- claiming -------------------------------------------------------------------------------
@@ -675,7 +709,7 @@ class SchedulerWorker:
         for batch in batches:
             for fire, claim in zip(batch, self._claim(batch), strict=True):
                 if claim is not None:
-                    self._spawn(self._execute, fire.spec, claim, name=f"job-{fire.spec.name}")
+                    self._start(fire.spec, claim)
 
     def _give_up_at(self, fire: _Fire) -> float:
         spec = fire.spec
@@ -693,15 +727,16 @@ class SchedulerWorker:
         run_key = keys.run(name, run_id)
         trigger_key = keys.trigger(name, run_id) if fire.kind != "scheduled" else None
         base = {"worker": self.id, "nonce": fire.nonce, "kind": fire.kind, "attempt": fire.attempt}
-        running = {
-            "worker": self.id,
-            "started": started,
-            "attempt": fire.attempt,
-            "kind": fire.kind,
-            "tick": tick.isoformat() if tick else None,
-        }
-        run_op = Op.put(run_key, _json({**base, "state": "run"}), lease=claims_lease)
-        running_op = Op.put(keys.running_run(name, run_id), _json(running), lease=session.lease)
+        # The two values every claim writes, formatted directly (the same JSON as _json gives:
+        # sorted keys; nonce and kind are plain ASCII, the worker id is escaped once).
+        kind = _KIND_JSON.get(fire.kind) or json.dumps(fire.kind)
+        head = f'{{"attempt":{int(fire.attempt)},"kind":{kind}'
+        claim = f'{head},"nonce":"{fire.nonce}","state":"run","worker":{self._id_json}}}'
+        tick_json = f'"{tick.isoformat()}"' if tick else "null"
+        stamp = float(started)
+        running = f'{head},"started":{stamp!r},"tick":{tick_json},"worker":{self._id_json}}}'
+        run_op = Op.put(run_key, claim.encode(), lease=claims_lease)
+        running_op = Op.put(keys.running_run(name, run_id), running.encode(), lease=session.lease)
         start_ops = [run_op, running_op]
         compares = [Compare.create_revision(run_key) == 0]
         if trigger_key is not None:
@@ -863,8 +898,13 @@ class SchedulerWorker:
 
     # -- running --------------------------------------------------------------------------------
 
-    def _execute(self, spec: JobSpec, claim: _Claim) -> None:
-        running_key = self._keys.running_run(spec.name, claim.run_id)
+    def _start(self, spec: JobSpec, claim: _Claim) -> None:
+        """Run a won claim: in its own task; a plain function handler (asyncio) right here.
+
+        A plain function blocks the event loop wherever it is called, so nothing could time it
+        out or interrupt it meanwhile: calling it without a task of its own changes nothing
+        but the cost. (Threads: every run has its own thread, see ``_inline``.)
+        """
         ctx = JobContext(
             self._client,
             spec,
@@ -874,23 +914,56 @@ class SchedulerWorker:
             claim.attempt,
             claim.kind,
             self.id,
-            running_key,
+            self._keys.running_run(spec.name, claim.run_id),
         )
         run = _Run(ctx)
         key = f"{spec.name}/{claim.run_id}"
-        self._runs[key] = run
+        self._runs[key] = run  # until the finisher has written the record
         self.stats["runs"] += 1
-        try:
-            self._execute_run(spec, claim, run)
-        finally:
-            self._runs.pop(key, None)
+        pending: Any = None
+        if spec.handler in self._inline:
+            started = self._clock()
+            try:
+                pending = self._handlers[spec.handler](ctx)
+            except BaseException as error:
+                run.error = error
+            if not inspect.isawaitable(pending):
+                try:
+                    run.result = pending
+                    output = None if pending is None else truncate(repr(pending), OUTPUT_LIMIT)
+                    self._finished(spec, claim, run, key, started, None, output)
+                except Exception:  # as a run's own task would: logged, the run left unrecorded
+                    log.exception("worker %s: run %s failed", self.id, key)
+                    self._runs.pop(key, None)
+                return
+        self._spawn(self._execute, spec, claim, run, key, pending, name=f"job-{spec.name}")
 
-    def _execute_run(self, spec: JobSpec, claim: _Claim, run: _Run) -> None:
-        started = self._clock()
-        if spec.command is not None:
-            exit_code, output = self._run_command(spec, run)
-        else:
-            exit_code, output = self._run_handler(spec, run)
+    def _execute(self, spec: JobSpec, claim: _Claim, run: _Run, key: str, pending: Any) -> None:
+        queued = False
+        try:
+            started = self._clock()
+            if spec.command is not None:
+                exit_code, output = self._run_command(spec, run)
+            else:
+                exit_code, output = self._run_handler(spec, run, pending)
+            self._finished(spec, claim, run, key, started, exit_code, output)
+            queued = True
+        finally:
+            if not queued:
+                self._runs.pop(key, None)
+
+    def _finished(
+        self,
+        spec: JobSpec,
+        claim: _Claim,
+        run: _Run,
+        key: str,
+        started: float,
+        exit_code: int | None,
+        output: str | None,
+    ) -> None:
+        """Queue the run's record for the finisher (which batches records due together, and
+        drops the run from ``_runs`` once it is written: a stopping worker waits for both)."""
         if run.outcome is not None:
             outcome, error = run.outcome, run.detail
         elif run.error is not None:
@@ -917,15 +990,17 @@ class SchedulerWorker:
             error,
             output,
         )
-        self._finish(spec, claim, record)
+        self._finishes.put(_Finish(spec, claim, record, key))
 
-    def _run_handler(self, spec: JobSpec, run: _Run) -> tuple[int | None, str | None]:
+    def _run_handler(self, spec: JobSpec, run: _Run, pending: Any) -> tuple[int | None, str | None]:
+        """Run the handler (or ``pending``, what a plain function handler returned) in
+        a task of its own, supervised."""
         assert spec.handler is not None
         handler = self._handlers[spec.handler]
 
         def call() -> None:
             try:
-                result = handler(run.ctx)
+                result = handler(run.ctx) if pending is None else pending
                 if inspect.isawaitable(result):
                     result = result
                 run.result = result
@@ -1003,17 +1078,13 @@ class SchedulerWorker:
             run.wake.clear()
             if finished():
                 break
+            if proc is None and deadline is None and run.cancelled_at is None:
+                backend.wait_event(run.wake, None)  # set by the handler's end or a cancel
+                continue
             wait = _POLL if proc is not None else _MAX_SLEEP
             if deadline is not None:
                 wait = min(wait, max(deadline - now, 0.0))
             backend.wait_event(run.wake, wait)
-
-    def _finish(self, spec: JobSpec, claim: _Claim, record: RunRecord) -> None:
-        """Queue the run's record for the finisher (which batches concurrent ones) and wait."""
-        item = _Finish(spec, claim, record)
-        self._finishes.put(item)
-        if not backend.wait_event(item.done, _FINISH_BUDGET + 10):
-            log.error("worker %s: run %s/%s not recorded", self.id, spec.name, claim.run_id)
 
     def _finisher(self) -> None:
         while not (self._stopping and not self._runs and self._finishes.qsize() == 0):
@@ -1028,7 +1099,7 @@ class SchedulerWorker:
                 self._commit_finishes(batch)
             finally:
                 for item in batch:
-                    item.done.set()
+                    self._runs.pop(item.key, None)
 
     def _finish_ops(self, item: _Finish) -> tuple[list[Compare], list[Op]]:
         """Delete the in-progress key and write the record (and a retry), guarded by the
@@ -1073,9 +1144,13 @@ class SchedulerWorker:
             got = answer.responses[-1]
             if isinstance(got, GetResponse):
                 counts[item.spec.name] = (item.spec, got.count)
-        for name, (spec, count) in counts.items():
-            if count >= spec.history_limit + max(1, spec.history_limit // 4):
-                self._spawn(self._prune, name, spec.history_limit, count, name="prune")
+        due = [
+            (name, spec.history_limit)
+            for name, (spec, count) in counts.items()
+            if count >= spec.history_limit + max(1, spec.history_limit // 4)
+        ]
+        if due:
+            self._spawn(self._prune, due, name="prune")
 
     def _finish_late(self, item: _Finish) -> None:
         note = "the worker's session ended before the record was written"
@@ -1112,33 +1187,113 @@ class SchedulerWorker:
         value = {"kind": "retry", "attempt": next_attempt, "not_before": not_before}
         return [Op.put(self._keys.trigger(spec.name, retry), _json(value))]
 
-    def _prune(self, name: str, limit: int, count: int) -> None:
-        prefix = self._keys.history(name)
+    def _prune(self, due: list[tuple[str, int]]) -> None:
+        """Delete the oldest records of each ``(job, limit)`` in ``due`` down to its limit: two
+        requests per 64 jobs (read the record keys, then delete up to the cut-off keys).
+
+        The cut-off is computed from a fresh read, and deleting up to a given key twice deletes
+        nothing more: prunes that overlap (records finishing meanwhile) never cut too deep.
+        """
         try:
-            oldest = self._client.get(
-                prefix,
-                prefix=True,
-                keys_only=True,
-                limit=count - limit,
-                sort_order=SortOrder.ASCEND,
-                sort_target=SortTarget.KEY,
-                timeout=self._op_timeout,
-            )
-            self.stats["requests"] += 2
-            if oldest.kvs:
-                end = oldest.kvs[-1].key + b"\0"
-                deleted: DeleteResponse = self._client.delete(
-                    prefix, range_end=end, timeout=self._op_timeout
-                )
-                log.debug("worker %s: pruned %d records of %s", self.id, deleted.deleted, name)
+            for i in range(0, len(due), _BATCH):
+                chunk = due[i : i + _BATCH]
+                prefixes = [self._keys.history(name) for name, _ in chunk]
+                reads = [
+                    Op.get(
+                        prefix,
+                        prefix=True,
+                        keys_only=True,
+                        sort_order=SortOrder.ASCEND,
+                        sort_target=SortTarget.KEY,
+                    )
+                    for prefix in prefixes
+                ]
+                self.stats["requests"] += 1
+                got = self._client.txn(timeout=self._op_timeout).then(*reads).commit()
+                deletes = []
+                for prefix, (_, limit), keys in zip(prefixes, chunk, got.responses, strict=True):
+                    assert isinstance(keys, GetResponse)
+                    excess = len(keys.kvs) - limit
+                    if excess > 0:
+                        end = keys.kvs[excess - 1].key + b"\0"
+                        deletes.append(Op.delete(prefix, range_end=end))
+                if deletes:
+                    self.stats["requests"] += 1
+                    self._client.txn(timeout=self._op_timeout).then(*deletes).commit()
+                log.debug("worker %s: pruned the history of %d jobs", self.id, len(deletes))
         except EtcdError as error:
-            log.info("worker %s: pruning %s's history failed: %s", self.id, name, error)
+            log.info("worker %s: pruning history failed: %s", self.id, error)
 
     # -- lost runs ------------------------------------------------------------------------------
 
+    def _recover(self) -> None:
+        """On a new session: find the sessions that ended while no worker was there to see it
+        (a marker without its registration) and reap each at the revision its registration was
+        deleted, as if the deletion had just been watched."""
+        keys = self._keys
+        try:
+            response = (
+                self._client.txn(timeout=self._op_timeout)
+                .then(
+                    Op.get(keys.sessions(), prefix=True),
+                    Op.get(keys.workers(), prefix=True, keys_only=True),
+                )
+                .commit()
+            )
+        except EtcdError as error:
+            log.warning("worker %s: cannot look for unrecorded lost runs: %s", self.id, error)
+            return
+        markers, registered = response.responses
+        assert isinstance(markers, GetResponse) and isinstance(registered, GetResponse)
+        alive = {kv.key for kv in registered.kvs}
+        for marker in markers.kvs:
+            _, worker_id, lease_hex = keys.split(marker.key)
+            registration = keys.worker(worker_id, lease_hex).encode()
+            if registration in alive or self._stopping:
+                continue  # alive: its end will come through the watch
+            try:
+                event = self._deletion(registration, marker.create_revision)
+            except CompactedError:
+                log.warning(
+                    "worker %s: the end of %s's session %s is compacted away; its runs in "
+                    "progress then (if any) cannot be recorded as lost",
+                    self.id,
+                    worker_id,
+                    lease_hex,
+                )
+                self._drop_marker(marker.key)
+                continue
+            except EtcdError as error:
+                log.warning("worker %s: cannot see %s's session end: %s", self.id, worker_id, error)
+                continue
+            if event is not None:
+                self._reap(event)
+
+    def _deletion(self, key: bytes, since: int) -> Event | None:
+        """The event that deleted ``key`` (created at revision ``since``), read from etcd's
+        history with a watch; None if it is not there within ``op_timeout``."""
+        with self._client.watch(key, start_revision=since) as watcher:
+            deadline = backend.monotonic() + self._op_timeout
+            while (remaining := deadline - backend.monotonic()) > 0:
+                try:
+                    response = watcher.read(remaining)
+                except EtcdTimeoutError:
+                    break
+                for event in response.events:
+                    if event.type is EventType.DELETE:
+                        return event
+        return None
+
+    def _drop_marker(self, key: bytes) -> None:
+        try:
+            self._client.delete(key, timeout=self._op_timeout)
+        except EtcdError as error:
+            log.info("worker %s: could not delete %r: %s", self.id, key, error)
+
     def _reap(self, event: Event) -> None:
         """A worker's registration vanished (its session ended): record its runs in progress
-        (deleted with it, at the same revision) as lost, once, and queue retries."""
+        (deleted with it, at the same revision) as lost, once, and queue retries; then drop the
+        session's marker (kept if a record could not be written, for the next ``_recover``)."""
         _, worker_id, lease_hex = self._keys.split(event.key)
         try:
             lease = int(lease_hex, 16)
@@ -1156,6 +1311,7 @@ class SchedulerWorker:
                 "worker %s: cannot see %s's runs to record them lost: %s", self.id, worker_id, error
             )
             return
+        recorded = True
         for kv in gone.kvs:
             if kv.lease != lease:
                 continue
@@ -1195,9 +1351,12 @@ class SchedulerWorker:
                     .commit()
                 )
             except EtcdError as error:
+                recorded = False
                 log.warning(
                     "worker %s: could not record %s/%s as lost: %s", self.id, name, run_id, error
                 )
+        if recorded:
+            self._drop_marker(self._keys.session(worker_id, lease_hex).encode())
 
 
 _EPOCH = sched.to_datetime(0)
