@@ -1,7 +1,7 @@
 """The scheduler on a 3-member cluster while a member dies and the leader pauses.
 
 3 worker processes, each talking first to a different member, run ``$SCHEDULER_SOAK_JOBS``
-(default 20; 10 here unless set) every-second jobs for ``$SCHEDULER_SOAK_SECONDS`` (default 8)
+(default 20) every-second jobs for ``$SCHEDULER_SOAK_SECONDS`` (default 30)
 seconds. Meanwhile a follower is SIGKILLed (and restarted), then the leader is SIGSTOPped for
 1.5 s (and resumed). No tick may run twice; every tick has exactly one record: ran, lost, or
 recorded as missed (a worker that could not reach a quorum within the misfire grace).
@@ -32,7 +32,7 @@ from .test_scheduler import (
 
 pytestmark = pytest.mark.cluster
 
-JOBS = int(os.environ.get("SCHEDULER_SOAK_JOBS", "10"))
+JOBS = int(os.environ.get("SCHEDULER_SOAK_JOBS", "20"))
 
 
 async def test_every_tick_once_while_a_member_dies_and_the_leader_pauses(

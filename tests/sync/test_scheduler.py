@@ -8,7 +8,7 @@
 - overlap forbid vs replace across two workers; misfire skip vs run_once (injected clock jump);
   a DST change with an injected clock; retries after a failure and after a lost run.
 - 3 worker processes (one with its clock 2 s ahead), 20 jobs every second for
-  ``$SCHEDULER_SOAK_SECONDS`` (default 8) seconds while a worker is SIGKILLed and restarted:
+  ``$SCHEDULER_SOAK_SECONDS`` (default 30) seconds while a worker is SIGKILLed and restarted:
   every tick has exactly one record and ran at most once (the handlers' own trace).
 
 The worker processes' code is at the end of this file (``worker_main``), so that it exists in
@@ -56,7 +56,7 @@ from etcd_recipes._sync import _backend as backend
 
 FLAVOUR = "sync"  # "sync" in the generated twin: the workers run the same flavour as the test
 WORKER = Path(__file__).resolve().parents[1] / "workers" / "scheduler_worker.py"
-SOAK_SECONDS = float(os.environ.get("SCHEDULER_SOAK_SECONDS", "8"))
+SOAK_SECONDS = float(os.environ.get("SCHEDULER_SOAK_SECONDS", "30"))
 SOAK_JOBS = int(os.environ.get("SCHEDULER_SOAK_JOBS", "20"))
 UTC = timezone.utc
 
