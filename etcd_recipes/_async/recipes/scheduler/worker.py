@@ -34,8 +34,9 @@ from ...._core.jobs import (
     check_worker_id,
     truncate,
 )
+from ...._core.keys import prefix_range_end
 from ...._core.ops import Compare, Op, SortOrder, SortTarget
-from ...._core.types import Event, EventType, GetResponse, TxnResponse
+from ...._core.types import Event, EventType, GetResponse
 from ...._exceptions import (
     ClientClosedError,
     CompactedError,
@@ -44,6 +45,7 @@ from ...._exceptions import (
     InvalidArgumentError,
     LeaseNotFoundError,
 )
+from ...._pb import rpc_pb2
 from ... import _backend as backend
 from ...lease import AsyncLease
 from ..session import AsyncSession
@@ -211,6 +213,20 @@ _ENCODE = json.JSONEncoder(sort_keys=True, separators=(",", ":")).encode
 
 def _json(value: Mapping[str, Any]) -> bytes:
     return _ENCODE(value).encode()
+
+
+_CMP_CREATE = rpc_pb2.Compare.CREATE
+_CMP_VERSION = rpc_pb2.Compare.VERSION
+_CMP_GREATER = rpc_pb2.Compare.GREATER
+
+
+def _idle_into(txn: rpc_pb2.TxnRequest, running_prefix: str) -> None:
+    """``If(version(running/<job>/, prefix) == 0)``: no run of the job in progress."""
+    compare = txn.compare.add()
+    compare.target = _CMP_VERSION
+    key = running_prefix.encode()
+    compare.key, compare.range_end = key, prefix_range_end(key)
+    compare.version = 0
 
 
 def _default_worker_id() -> str:
@@ -717,15 +733,21 @@ class AsyncSchedulerWorker:
             return fire.tick.timestamp() + jitter + spec.misfire_grace
         return fire.created + max(spec.misfire_grace, 30.0)
 
-    def _claim_ops(
-        self, fire: _Fire, session: AsyncSession, claims_lease: int, started: float
-    ) -> tuple[list[Compare], list[Op], list[Op]]:
-        """The compares and branches that decide one tick (see the package docstring)."""
+    def _claim_into(
+        self,
+        txn: rpc_pb2.TxnRequest,
+        fire: _Fire,
+        session_lease: int,
+        claims_lease: int,
+        started: float,
+    ) -> None:
+        """Write the compares and branches that decide one tick (see the package docstring)
+        straight into ``txn`` (the request itself, or a nested transaction of it): no
+        intermediate messages to copy."""
         keys = self._keys
         spec, name, run_id, tick = fire.spec, fire.spec.name, fire.run_id, fire.tick
-        run_key = keys.run(name, run_id)
-        trigger_key = keys.trigger(name, run_id) if fire.kind != "scheduled" else None
-        base = {"worker": self.id, "nonce": fire.nonce, "kind": fire.kind, "attempt": fire.attempt}
+        run_key = keys.run(name, run_id).encode()
+        trigger_key = keys.trigger(name, run_id).encode() if fire.kind != "scheduled" else None
         # The two values every claim writes, formatted directly (the same JSON as _json gives:
         # sorted keys; nonce and kind are plain ASCII, the worker id is escaped once).
         kind = _KIND_JSON.get(fire.kind) or json.dumps(fire.kind)
@@ -734,15 +756,32 @@ class AsyncSchedulerWorker:
         tick_json = f'"{tick.isoformat()}"' if tick else "null"
         stamp = float(started)
         running = f'{head},"started":{stamp!r},"tick":{tick_json},"worker":{self._id_json}}}'
-        run_op = Op.put(run_key, claim.encode(), lease=claims_lease)
-        running_op = Op.put(keys.running_run(name, run_id), running.encode(), lease=session.lease)
-        start_ops = [run_op, running_op]
-        compares = [Compare.create_revision(run_key) == 0]
+        compare = txn.compare.add()
+        compare.target = _CMP_CREATE
+        compare.key = run_key
+        compare.create_revision = 0
         if trigger_key is not None:
-            compares.append(Compare.version(trigger_key) > 0)
-            start_ops.append(Op.delete(trigger_key))
-        idle = Compare.version(keys.running(name), prefix=True) == 0
-        if spec.overlap == "forbid":
+            compare = txn.compare.add()
+            compare.result = _CMP_GREATER
+            compare.target = _CMP_VERSION
+            compare.key = trigger_key
+            compare.version = 0
+        txn.failure.add().request_range.key = run_key
+        overlap = spec.overlap
+        if overlap == "forbid":
+            inner = txn.success.add().request_txn
+            start, skip = inner.success, inner.failure
+            _idle_into(inner, keys.running(name))
+        else:
+            start = txn.success
+        put = start.add().request_put
+        put.key, put.value, put.lease = run_key, claim.encode(), claims_lease
+        put = start.add().request_put
+        put.key = keys.running_run(name, run_id).encode()
+        put.value, put.lease = running.encode(), session_lease
+        if trigger_key is not None:
+            start.add().request_delete_range.key = trigger_key
+        if overlap == "forbid":
             skipped = RunRecord(
                 name,
                 run_id,
@@ -755,19 +794,20 @@ class AsyncSchedulerWorker:
                 ended=started,
                 error="overlap=forbid: a previous run of this job is still in progress",
             )
-            skip_ops = [
-                Op.put(run_key, _json({**base, "state": "skipped"}), lease=claims_lease),
-                Op.put(keys.record(name, run_id), skipped.to_json()),
-            ]
+            base = {"worker": self.id, "nonce": fire.nonce, "kind": fire.kind}
+            put = skip.add().request_put
+            put.key, put.lease = run_key, claims_lease
+            put.value = _json({**base, "attempt": fire.attempt, "state": "skipped"})
+            put = skip.add().request_put
+            put.key, put.value = keys.record(name, run_id).encode(), skipped.to_json()
             if trigger_key is not None:
-                skip_ops.append(Op.delete(trigger_key))
-            success = [Op.txn([idle], start_ops, skip_ops)]
-        elif spec.overlap == "replace":
-            kill = Op.put(keys.kill(name), _json({"by": self.id}), lease=session.lease)
-            success = [*start_ops, Op.txn([idle], [], [kill])]
-        else:
-            success = start_ops
-        return compares, success, [Op.get(run_key)]
+                skip.add().request_delete_range.key = trigger_key
+        elif overlap == "replace":
+            inner = txn.success.add().request_txn
+            _idle_into(inner, keys.running(name))
+            put = inner.failure.add().request_put
+            put.key, put.lease = keys.kill(name).encode(), session_lease
+            put.value = _json({"by": self.id})
 
     async def _claim(self, fires: list[_Fire]) -> list[_Claim | None]:
         """Claim the ticks of ``fires`` (distinct jobs): one request, one nested transaction
@@ -776,6 +816,7 @@ class AsyncSchedulerWorker:
         results: list[_Claim | None] = [None] * len(fires)
         pending = list(range(len(fires)))
         backoff = 0.05
+        conn = self._client._conn
         while pending:
             session = self._session
             if self._stopping or not self._claiming or session is None or session.lost:
@@ -783,18 +824,25 @@ class AsyncSchedulerWorker:
             started = self._clock()
             try:
                 claims_lease = await self._claims_lease_id()
-                parts = [self._claim_ops(fires[i], session, claims_lease, started) for i in pending]
+                session_lease = session.lease_id
+                request = rpc_pb2.TxnRequest()
+                if len(pending) == 1:
+                    self._claim_into(
+                        request, fires[pending[0]], session_lease, claims_lease, started
+                    )
+                else:
+                    nested = request.success
+                    for i in pending:
+                        txn = nested.add().request_txn
+                        self._claim_into(txn, fires[i], session_lease, claims_lease, started)
                 self.stats["claims"] += len(pending)
                 self.stats["requests"] += 1
-                txn = self._client.txn(timeout=self._op_timeout)
-                if len(parts) == 1:
-                    compares, success, failure = parts[0]
-                    response = await txn.if_(*compares).then(*success).else_(*failure).commit()
-                    answers: list[Any] = [response]
-                else:
-                    nested = [Op.txn(c, s, f) for c, s, f in parts]
-                    response = await txn.then(*nested).commit()
-                    answers = list(response.responses)
+                response = await conn.unary(conn.kv.Txn, request, self._op_timeout, True, "txn")
+                answers: Any = (
+                    [response]
+                    if len(pending) == 1
+                    else [op.response_txn for op in response.responses]
+                )
             except LeaseNotFoundError:
                 self._claims_lease = None  # expired or the session's: the supervisor will see
             except EtcdError as error:
@@ -818,27 +866,26 @@ class AsyncSchedulerWorker:
             else:
                 revision = response.header.revision
                 for i, answer in zip(pending, answers, strict=True):
-                    if isinstance(answer, TxnResponse):
-                        results[i] = self._claim_result(fires[i], answer, revision, started)
+                    results[i] = self._claim_result(fires[i], answer, revision, started)
                 return results
             await backend.sleep(backoff)
             backoff = min(backoff * 2, 0.5)
         return results
 
     def _claim_result(
-        self, fire: _Fire, response: TxnResponse, revision: int, started: float
+        self, fire: _Fire, response: rpc_pb2.TxnResponse, revision: int, started: float
     ) -> _Claim | None:
+        """Read one claim's answer off the wire message (only the fields needed)."""
         if response.succeeded:
             token = revision
-            nested = response.responses[0] if response.responses else None
-            if isinstance(nested, TxnResponse) and not nested.succeeded:
+            if fire.spec.overlap == "forbid" and not response.responses[0].response_txn.succeeded:
                 self.stats["skipped"] += 1  # overlap=forbid: recorded as skipped in the txn
                 return None
         else:
-            got = response.responses[0] if response.responses else None
-            kv = got.kv if isinstance(got, GetResponse) else None
-            if kv is None:
+            kvs = response.responses[0].response_range.kvs if response.responses else ()
+            if not kvs:
                 return None
+            kv = kvs[0]
             try:
                 mine = json.loads(kv.value)
             except ValueError:
@@ -1104,35 +1151,47 @@ class AsyncSchedulerWorker:
                 for item in batch:
                     self._runs.pop(item.key, None)
 
-    def _finish_ops(self, item: _Finish) -> tuple[list[Compare], list[Op]]:
+    def _finish_into(self, txn: rpc_pb2.TxnRequest, item: _Finish) -> None:
         """Delete the in-progress key and write the record (and a retry), guarded by the
-        in-progress key's create revision; then count the job's records."""
+        in-progress key's create revision; then count the job's records. Written straight
+        into ``txn`` (the request itself, or a nested transaction of it)."""
         keys, name, claim = self._keys, item.spec.name, item.claim
-        running_key = keys.running_run(name, claim.run_id)
-        fence = [Compare.create_revision(running_key) == claim.token]
-        ops = [
-            Op.delete(running_key),
-            Op.put(keys.record(name, claim.run_id), item.record.to_json()),
-            *self._retry_ops(item.spec, claim.run_id, claim.attempt, item.record),
-            Op.get(keys.history(name), prefix=True, count_only=True),
-        ]
-        return fence, ops
+        running_key = keys.running_run(name, claim.run_id).encode()
+        compare = txn.compare.add()
+        compare.target = _CMP_CREATE
+        compare.key = running_key
+        compare.create_revision = claim.token
+        ops = txn.success
+        ops.add().request_delete_range.key = running_key
+        put = ops.add().request_put
+        put.key, put.value = keys.record(name, claim.run_id).encode(), item.record.to_json()
+        for op in self._retry_ops(item.spec, claim.run_id, claim.attempt, item.record):
+            ops.add().CopyFrom(op._pb)
+        count = ops.add().request_range
+        history = keys.history(name).encode()
+        count.key, count.range_end, count.count_only = history, prefix_range_end(history), True
 
     async def _commit_finishes(self, batch: list[_Finish]) -> None:
         """One request for the batch (a nested transaction per run). Runs whose in-progress
         key is gone (the session was lost) get their record only if nobody wrote one."""
         deadline = backend.monotonic() + _FINISH_BUDGET
+        conn = self._client._conn
         while True:
             try:
                 self.stats["requests"] += 1
-                parts = [self._finish_ops(item) for item in batch]
-                txn = self._client.txn(timeout=self._op_timeout)
-                if len(parts) == 1:
-                    response = await txn.if_(*parts[0][0]).then(*parts[0][1]).commit()
-                    answers: list[Any] = [response]
+                request = rpc_pb2.TxnRequest()
+                if len(batch) == 1:
+                    self._finish_into(request, batch[0])
                 else:
-                    response = await txn.then(*(Op.txn(c, o, []) for c, o in parts)).commit()
-                    answers = list(response.responses)
+                    nested = request.success
+                    for item in batch:
+                        self._finish_into(nested.add().request_txn, item)
+                response = await conn.unary(conn.kv.Txn, request, self._op_timeout, True, "txn")
+                answers: Any = (
+                    [response]
+                    if len(batch) == 1
+                    else [op.response_txn for op in response.responses]
+                )
                 break
             except EtcdError as error:
                 if backend.monotonic() > deadline or self._client.closed:
@@ -1141,12 +1200,10 @@ class AsyncSchedulerWorker:
                 await backend.sleep(0.2)
         counts: dict[str, tuple[JobSpec, int]] = {}
         for item, answer in zip(batch, answers, strict=True):
-            if not isinstance(answer, TxnResponse) or not answer.succeeded:
+            if not answer.succeeded:
                 await self._finish_late(item)
                 continue
-            got = answer.responses[-1]
-            if isinstance(got, GetResponse):
-                counts[item.spec.name] = (item.spec, got.count)
+            counts[item.spec.name] = (item.spec, answer.responses[-1].response_range.count)
         due = [
             (name, spec.history_limit)
             for name, (spec, count) in counts.items()
