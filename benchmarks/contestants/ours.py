@@ -230,14 +230,6 @@ async def _make_async(endpoint: str) -> Async:
     return adapter
 
 
-if __name__ == "__main__":
-    variant = sys.argv[sys.argv.index("--variant") + 1]
-    if variant == "sync":
-        h.serve_sync(Sync, {**INFO, "api": "Client (threads)"})
-    else:
-        h.serve_async(_make_async, {**INFO, "api": "AsyncClient (asyncio)"})
-
-
 def _touch(kvs: Any) -> int:
     """Read every key and value, as a user must (and as the bare workers do): a KeyValue is a
     view of the wire message, so counting alone would flatter us."""
@@ -246,3 +238,11 @@ def _touch(kvs: Any) -> int:
         kv.key, kv.value  # noqa: B018
         n += 1
     return n
+
+
+if __name__ == "__main__":
+    variant = sys.argv[sys.argv.index("--variant") + 1]
+    if variant == "sync":
+        h.serve_sync(Sync, {**INFO, "api": "Client (threads)"})
+    else:
+        h.serve_async(_make_async, {**INFO, "api": "AsyncClient (asyncio)"})
