@@ -472,7 +472,7 @@ def document(results: dict[str, Any], png_name: str, chart_problem: str) -> list
         f"{p.get('duration_s')} s measured per cell; range {p.get('range_keys'):,} keys \u00d7 {p.get('range_n')}; "
         f"watch {p.get('watch_events'):,} puts by a separate grpc.aio writer ({p.get('writer_conc')} in flight); "
         f"{p.get('leases'):,} leases (TTL {p.get('ttl')} s, kept alive {p.get('hold_s')} s); lock hand-off "
-        f"{p.get('contenders')} processes \u00d7 {p.get('contend_s')} s; {p.get('election_n')} elections"
+        f"4 and {p.get('contenders')} processes \u00d7 {p.get('contend_s')} s; {p.get('election_n')} elections"
     )
     add("")
     add("| contestant | library | API | protobuf / notes |")
