@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -398,6 +399,7 @@ class _AsyncWatchHub:
         self._member: Member | None = None
         self._task: backend.Task | None = None
         self._closed = False
+        self._pending_creates: deque[int] = deque()  # ids whose creation etcd has not answered
         # The reading turn (see the module documentation); guarded by _baton.
         self._baton = backend.ShortLock()
         self._reader = _HUB
@@ -433,6 +435,7 @@ class _AsyncWatchHub:
             if self._task is None or self._task.done():
                 self._task = backend.spawn(self._run, name="etcd-watch")
             elif self._stream is not None:
+                self._pending_creates.append(watcher.id)  # before the answer can come
                 await self._stream.write(watcher._create_request())
 
     def forget(self, watcher: AsyncWatcher) -> None:
@@ -485,7 +488,9 @@ class _AsyncWatchHub:
                     with self._baton:
                         self._reader, self._handback = _HUB, None
                     self._stream, self._member = stream, member
+                    self._pending_creates = deque()
                     for watcher in list(self._watchers.values()):
+                        self._pending_creates.append(watcher.id)
                         await stream.write(watcher._create_request())
                 while True:
                     # Fast path, without the baton: only the hub itself leaves _HUB.
@@ -655,7 +660,16 @@ class _AsyncWatchHub:
         stream: backend.BidiStream[rpc_pb2.WatchResponse],
         response: rpc_pb2.WatchResponse,
     ) -> None:
-        target = self._watchers.get(response.watch_id)
+        watch_id = response.watch_id
+        if response.created:
+            # etcd answers the creations of a stream in order. 3.4 answers one it refuses
+            # (permission denied) with watch_id -1: it is the oldest creation still unanswered.
+            pending = self._pending_creates
+            if watch_id == _BROADCAST_ID and pending:
+                watch_id = pending.popleft()
+            elif watch_id in pending:
+                pending.remove(watch_id)
+        target = self._watchers.get(watch_id)
         if target is not None:
             if not target._deliver(response):
                 async with self._lock:
