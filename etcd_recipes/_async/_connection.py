@@ -430,8 +430,9 @@ class AsyncConnection:
                 self._was_connected = True
                 self._trouble = None
             self._failing_fast = state is ConnectionState.LOST and self._was_connected
+            self._listeners.queue(state)  # in the order of the changes
         log.info("etcd client %s", state.name)
-        self._listeners.notify(state)
+        self._listeners.deliver()
 
     def _suspend(self) -> None:
         if self._state is not _CONNECTED or self.closed:

@@ -150,8 +150,9 @@ class AsyncLease:
             if self.lost or self._state is state:
                 return
             self._state = state
+            self._listeners.queue(state)  # in the order of the changes
         log.info("lease %x %s", self.id, state.name)
-        self._listeners.notify(state)
+        self._listeners.deliver()
 
     def _mark_lost(self, reason: str) -> None:
         with self._lock:
@@ -162,6 +163,7 @@ class AsyncLease:
             self.lost_reason = reason
             self._kept_alive = False
             self._state = ConnectionState.LOST
+            self._listeners.queue(ConnectionState.LOST)
         self._lost_event.set()
         log.info("lease %x lost: %s", self.id, reason)
         for callback in list(self._callbacks):
@@ -169,7 +171,7 @@ class AsyncLease:
                 callback(self)
             except Exception:
                 log.exception("lease lost callback failed")
-        self._listeners.notify(ConnectionState.LOST)
+        self._listeners.deliver()
 
     async def __aenter__(self) -> AsyncLease:
         return self
