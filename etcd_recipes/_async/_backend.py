@@ -223,3 +223,7 @@ CONSUMER_READS_WATCH_STREAM = False
 Not under asyncio: measured (benchmarks/run.py --only watch, interleaved A/B) it saved no client
 CPU per event against the hub task's hand-off (0.97-1.19x), though it saves a task switch: the
 hub keeps a read pending on the stream while the consumer works, the consumer cannot."""
+
+
+def settle_closed_calls() -> None:
+    """After a client closed: nothing to do under asyncio (see the thread twin)."""

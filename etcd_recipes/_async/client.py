@@ -12,6 +12,7 @@ from .._core.state import ConnectionState, StateListener
 from .._core.tls import PemSource, channel_security
 from .._core.types import WatchFilter, WatchResponse
 from .._exceptions import ConnectionFailedError
+from . import _backend as backend
 from ._connection import AsyncConnection
 from .auth import AsyncAuthAPI, auth_connection_factory, watcher_class
 from .cluster import AsyncClusterAPI
@@ -266,6 +267,7 @@ class AsyncClient(AsyncKV):
         await self._watch_hub.close()
         await self.lease.close()
         await self._conn.close()
+        backend.settle_closed_calls()
 
     async def __aenter__(self) -> AsyncClient:
         await self.connect()

@@ -13,6 +13,7 @@ from .._core.state import ConnectionState, StateListener
 from .._core.tls import PemSource, channel_security
 from .._core.types import WatchFilter, WatchResponse
 from .._exceptions import ConnectionFailedError
+from . import _backend as backend
 from ._connection import Connection
 from .auth import AuthAPI, auth_connection_factory, watcher_class
 from .cluster import ClusterAPI
@@ -267,6 +268,7 @@ class Client(KV):
         self._watch_hub.close()
         self.lease.close()
         self._conn.close()
+        backend.settle_closed_calls()
 
     def __enter__(self) -> Client:
         self.connect()
