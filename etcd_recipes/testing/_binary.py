@@ -46,6 +46,13 @@ class EtcdBinary:
         """Whether this etcd has ``--unsafe-no-fsync`` (added in 3.5)."""
         return self.version >= (3, 5, 0)
 
+    @property
+    def loses_writes_when_killed(self) -> bool:
+        """Whether this etcd has the crash bug of etcd issue 13766 (3.5.0 to 3.5.2): a member
+        killed while it applies writes can restart without one of them, its revisions then
+        differing from its peers' for good. See ``EtcdServer(crash_safe=...)``."""
+        return (3, 5, 0) <= self.version < (3, 5, 3)
+
     @classmethod
     def from_path(cls, path: str | os.PathLike[str], *, source: str = "path") -> EtcdBinary:
         """Describe the etcd executable at ``path`` (runs ``etcd --version`` once per path).

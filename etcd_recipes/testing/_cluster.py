@@ -60,6 +60,9 @@ class EtcdCluster:
         election_ms: ``--election-timeout``.
         fsync: ``False`` adds ``--unsafe-no-fsync`` on etcd >= 3.5.
         extra_args: more etcd flags for every member.
+        crash_safe: members work around the crash bug of etcd 3.5.0 to 3.5.2 (see
+            :class:`EtcdServer`), so a killed and restarted member has every write its peers
+            have. On by default: killing members is what clusters in tests are for.
         tls: serve every member's client URL over https.
         start_timeout: seconds ``start()`` waits for all members and a leader.
         name_prefix: members are named ``<prefix>0``, ``<prefix>1``, ...
@@ -77,6 +80,7 @@ class EtcdCluster:
         election_ms: int = 250,
         fsync: bool = False,
         extra_args: Sequence[str] = (),
+        crash_safe: bool = True,
         tls: TlsFiles | None = None,
         start_timeout: float = 20.0,
         name_prefix: str = "m",
@@ -92,6 +96,7 @@ class EtcdCluster:
         self._election_ms = election_ms
         self._fsync = fsync
         self._extra_args = tuple(extra_args)
+        self._crash_safe = crash_safe
         self._tls = tls
         self.start_timeout = start_timeout
         self._name_prefix = name_prefix
@@ -371,6 +376,7 @@ class EtcdCluster:
                 log_path=self._dir / f"{name}.log",
                 fsync=self._fsync,
                 extra_args=self._extra_args,
+                crash_safe=self._crash_safe,
                 heartbeat_ms=self._heartbeat_ms,
                 election_ms=self._election_ms,
                 tls=self._tls,

@@ -279,6 +279,9 @@ def _resolve_binary(binary: EtcdBinary | str | os.PathLike[str] | None) -> EtcdB
 
 # --------------------------------------------------------------------------- server
 
+# No periodic backend commits (``crash_safe``): 24 hours, and a batch no test fills.
+_CRASH_SAFE_FLAGS = (("--backend-batch-interval", "24h"), ("--backend-batch-limit", "1000000000"))
+
 
 class EtcdServer:
     """A real etcd process listening on loopback, for tests and demos.
@@ -301,6 +304,15 @@ class EtcdServer:
         fsync: ``False`` adds ``--unsafe-no-fsync`` on etcd >= 3.5 (ignored on 3.4, which
             lacks the flag).
         extra_args: more etcd command-line flags, appended last.
+        crash_safe: on etcd 3.5.0 to 3.5.2, work around their crash bug (etcd issue 13766, fixed
+            in 3.5.3): the member saves "entry N applied" in a periodic backend commit that can
+            fall between that mark and entry N's data; killed before the next commit, it
+            restarts without the write, and its revisions differ from its peers' for good. With
+            ``crash_safe`` the member runs with ``--backend-batch-interval=24h`` and a huge
+            ``--backend-batch-limit`` (unless ``extra_args`` sets them), so its backend commits
+            only when etcd forces one (snapshot, defragment, compaction, clean stop) and a killed
+            member replays every write since from its WAL. No effect on other versions.
+            ``EtcdCluster`` turns it on; a lone server keeps etcd's defaults.
         heartbeat_ms: ``--heartbeat-interval``. When neither this nor ``election_ms`` is given
             and the server is a cluster of one, 10 ms (with 100 ms elections): a lone member
             then starts in ~0.1 s instead of ~1 s, and it never holds another election.
@@ -330,6 +342,7 @@ class EtcdServer:
         data_dir: str | os.PathLike[str] | None = None,
         fsync: bool = True,
         extra_args: Sequence[str] = (),
+        crash_safe: bool = False,
         heartbeat_ms: int | None = None,
         election_ms: int | None = None,
         tls: TlsFiles | None = None,
@@ -352,6 +365,7 @@ class EtcdServer:
         self._name = name
         self._fsync = fsync
         self._extra_args = tuple(extra_args)
+        self._crash_safe = crash_safe
         if heartbeat_ms is None and election_ms is None and initial_cluster is None:
             heartbeat_ms, election_ms = 10, 100
         self._heartbeat_ms = heartbeat_ms
@@ -706,6 +720,10 @@ class EtcdServer:
             args.append(f"--snapshot-count={self._snapshot_count}")
         if self._tls is not None:
             args += self._tls.etcd_args()
+        if self._crash_safe and self._binary.loses_writes_when_killed:
+            for flag, value in _CRASH_SAFE_FLAGS:
+                if not any(a.startswith(flag) for a in self._extra_args):
+                    args.append(f"{flag}={value}")
         args += self._extra_args
         return args
 
