@@ -279,8 +279,13 @@ def _resolve_binary(binary: EtcdBinary | str | os.PathLike[str] | None) -> EtcdB
 
 # --------------------------------------------------------------------------- server
 
-# No periodic backend commits (``crash_safe``): 24 hours, and a batch no test fills.
-_CRASH_SAFE_FLAGS = (("--backend-batch-interval", "24h"), ("--backend-batch-limit", "1000000000"))
+# ``crash_safe``: no periodic backend commits (24 hours, and a batch no test fills); a snapshot,
+# which commits from the apply loop itself, every 10,000 writes bounds what a restart replays.
+_CRASH_SAFE_FLAGS = (
+    ("--backend-batch-interval", "24h"),
+    ("--backend-batch-limit", "1000000000"),
+    ("--snapshot-count", "10000"),
+)
 
 
 class EtcdServer:
@@ -309,9 +314,10 @@ class EtcdServer:
             fall between that mark and entry N's data; killed before the next commit, it
             restarts without the write, and its revisions differ from its peers' for good. With
             ``crash_safe`` the member runs with ``--backend-batch-interval=24h`` and a huge
-            ``--backend-batch-limit`` (unless ``extra_args`` sets them), so its backend commits
-            only when etcd forces one (snapshot, defragment, compaction, clean stop) and a killed
-            member replays every write since from its WAL. No effect on other versions.
+            ``--backend-batch-limit``, and ``--snapshot-count=10000`` (unless set otherwise), so
+            its backend commits only when etcd forces one (snapshot, defragment, compaction,
+            clean stop) and a killed member replays the writes since (at most ~10,000) from its
+            WAL. No effect on other versions.
             ``EtcdCluster`` turns it on; a lone server keeps etcd's defaults.
         heartbeat_ms: ``--heartbeat-interval``. When neither this nor ``election_ms`` is given
             and the server is a cluster of one, 10 ms (with 100 ms elections): a lone member
@@ -722,8 +728,9 @@ class EtcdServer:
             args += self._tls.etcd_args()
         if self._crash_safe and self._binary.loses_writes_when_killed:
             for flag, value in _CRASH_SAFE_FLAGS:
-                if not any(a.startswith(flag) for a in self._extra_args):
-                    args.append(f"{flag}={value}")
+                if any(a.startswith(flag) for a in args[1:] + list(self._extra_args)):
+                    continue  # set by the caller
+                args.append(f"{flag}={value}")
         args += self._extra_args
         return args
 
