@@ -13,10 +13,7 @@ import json
 import logging
 import os
 import secrets
-import signal
 import socket
-import subprocess
-import tempfile
 import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -28,13 +25,11 @@ from ...._core import schedule as sched
 from ...._core.jobs import (
     OUTPUT_LIMIT,
     JobSpec,
-    RunCancelledError,
     RunOutcome,
     RunRecord,
     check_worker_id,
     truncate,
 )
-from ...._core.keys import prefix_range_end
 from ...._core.ops import Compare, Op, SortOrder, SortTarget
 from ...._core.types import Event, EventType, GetResponse
 from ...._exceptions import (
@@ -49,9 +44,10 @@ from ...._pb import rpc_pb2
 from ... import _backend as backend
 from ...lease import AsyncLease
 from ..session import AsyncSession
+from .run import AsyncJobContext, Run, run_command, run_handler
+from .txns import Claim, Finish, Fire, Worker, claim_into, encode, finish_into, retry_ops
 
 if TYPE_CHECKING:
-    from ...client import AsyncClient
     from .api import AsyncScheduler
 
 log = logging.getLogger("etcd_recipes.scheduler")
@@ -60,128 +56,8 @@ Handler = Callable[..., Any]
 """A job handler: ``handler(ctx)``; with AsyncScheduler it may also be a coroutine function."""
 
 _MAX_SLEEP = 0.5  # the tick loop re-reads the clock at least this often (clock jumps, skew)
-_POLL = 0.05  # how often a running command is polled
-_FINISH_BUDGET = 30.0
-_BATCH = 64  # claims or finishes per request (etcd's default --max-txn-ops is 128)  # seconds spent retrying a run's record before giving up (logged)
-
-
-class AsyncJobContext:
-    """What a handler receives: which run this is, its fencing token, and cancellation.
-
-    ``job`` / ``spec`` / ``args``: the job; ``run_id`` and ``tick`` (UTC) name the run;
-    ``token`` is the claim's create revision, increasing with every run of every job: a handler
-    can store it beside its own writes and refuse older ones, or guard writes with ``fence()``
-    (true while this run still holds its in-progress key). ``cancelled`` turns True when the run
-    is killed, times out, or the worker loses its session; in the async flavour the handler's
-    task is also cancelled, in the sync flavour the handler should poll ``cancelled``.
-    """
-
-    def __init__(
-        self,
-        client: AsyncClient,
-        spec: JobSpec,
-        run_id: str,
-        tick: datetime | None,
-        token: int,
-        attempt: int,
-        kind: str,
-        worker_id: str,
-        running_key: str,
-    ) -> None:
-        self.client = client
-        self.spec = spec
-        self.job = spec.name
-        self.args: dict[str, Any] = dict(spec.args)
-        self.run_id = run_id
-        self.tick = tick
-        self.token = token
-        self.attempt = attempt
-        self.kind = kind
-        self.worker_id = worker_id
-        self.running_key = running_key
-        self.cancel_reason: str | None = None
-        self._cancelled = backend.Event()
-
-    def __repr__(self) -> str:
-        return f"<{type(self).__name__} {self.job}/{self.run_id} token={self.token}>"
-
-    @property
-    def cancelled(self) -> bool:
-        """True once the run was killed, timed out or lost its worker's session."""
-        return self._cancelled.is_set()
-
-    async def wait_cancelled(self, timeout: float | None = None) -> bool:
-        """Wait (bounded) until the run is cancelled; True if it was."""
-        return await backend.wait_event(self._cancelled, timeout)
-
-    def raise_if_cancelled(self) -> None:
-        """Raise RunCancelledError if the run was cancelled."""
-        if self.cancelled:
-            raise RunCancelledError(f"run {self.job}/{self.run_id}: {self.cancel_reason}")
-
-    def fence(self) -> Compare:
-        """A compare that holds while this run still owns its in-progress key (put it in the
-        ``if_`` of your own transactions)."""
-        return Compare.create_revision(self.running_key) == self.token
-
-
-@dataclass(slots=True)
-class _Claim:
-    run_id: str
-    tick: datetime | None
-    token: int
-    attempt: int
-    kind: str
-    started: float
-
-
-@dataclass(slots=True)
-class _Fire:
-    """A tick (or trigger) to claim."""
-
-    spec: JobSpec
-    run_id: str
-    tick: datetime | None
-    kind: str = "scheduled"
-    attempt: int = 1
-    miss: bool = False
-    nonce: str = ""
-    created: float = 0.0
-
-
-@dataclass(slots=True)
-class _Finish:
-    """A finished run waiting for its record to be written (its ``_runs`` key)."""
-
-    spec: JobSpec
-    claim: _Claim
-    record: RunRecord
-    key: str
-
-
-@dataclass
-class _Run:
-    ctx: AsyncJobContext
-    wake: Any = field(default_factory=backend.Event)
-    done: Any = field(default_factory=backend.Event)
-    outcome: str | None = None
-    detail: str | None = None
-    cancelled_at: float | None = None
-    task: backend.Task | None = None
-    result: Any = None
-    error: BaseException | None = None
-
-    def cancel(self, outcome: str, detail: str) -> None:
-        if self.outcome is not None:
-            return
-        self.outcome = outcome
-        self.detail = detail
-        self.cancelled_at = backend.monotonic()
-        self.ctx.cancel_reason = detail
-        self.ctx._cancelled.set()
-        self.wake.set()
-        if self.task is not None:
-            self.task.cancel()
+_FINISH_BUDGET = 30.0  # seconds spent retrying a run's record before giving up (logged)
+_BATCH = 64  # claims or finishes per request (etcd's default --max-txn-ops is 128)
 
 
 @dataclass
@@ -205,28 +81,6 @@ class _Entry:
     attempt: int = field(compare=False, default=1)
     run_kind: str = field(compare=False, default="scheduled")
     wait_until: float = field(compare=False, default=0.0)
-
-
-_KIND_JSON = {kind: f'"{kind}"' for kind in ("scheduled", "manual", "retry")}
-_ENCODE = json.JSONEncoder(sort_keys=True, separators=(",", ":")).encode
-
-
-def _json(value: Mapping[str, Any]) -> bytes:
-    return _ENCODE(value).encode()
-
-
-_CMP_CREATE = rpc_pb2.Compare.CREATE
-_CMP_VERSION = rpc_pb2.Compare.VERSION
-_CMP_GREATER = rpc_pb2.Compare.GREATER
-
-
-def _idle_into(txn: rpc_pb2.TxnRequest, running_prefix: str) -> None:
-    """``If(version(running/<job>/, prefix) == 0)``: no run of the job in progress."""
-    compare = txn.compare.add()
-    compare.target = _CMP_VERSION
-    key = running_prefix.encode()
-    compare.key, compare.range_end = key, prefix_range_end(key)
-    compare.version = 0
 
 
 def _default_worker_id() -> str:
@@ -267,7 +121,7 @@ class AsyncSchedulerWorker:
             if backend.IS_ASYNC and not inspect.iscoroutinefunction(handler)
         }
         self.id = check_worker_id(worker_id or _default_worker_id())
-        self._id_json = json.dumps(self.id)
+        self._who = Worker(self.id, json.dumps(self.id))
         self._commands = commands
         self._session_ttl = session_ttl or scheduler.session_ttl
         self._start_timeout = start_timeout
@@ -279,8 +133,8 @@ class AsyncSchedulerWorker:
         self._nonces = itertools.count()
         self._generations = itertools.count(1)
         self._inbox: backend.Queue[tuple[str, Any]] = backend.Queue()
-        self._finishes: backend.Queue[_Finish] = backend.Queue()
-        self._runs: dict[str, _Run] = {}
+        self._finishes: backend.Queue[Finish] = backend.Queue()
+        self._runs: dict[str, Run] = {}
         self._tasks: set[backend.Task] = set()
         self._watchers: list[Any] = []
         self._session: AsyncSession | None = None
@@ -501,7 +355,7 @@ class AsyncSchedulerWorker:
                     .then(
                         Op.put(
                             self._keys.worker(self.id, session.lease_id),
-                            _json(value),
+                            encode(value),
                             lease=session.lease,
                         ),
                         Op.put(self._keys.session(self.id, session.lease_id), b""),
@@ -641,7 +495,7 @@ class AsyncSchedulerWorker:
 
     def _pop_due(self) -> None:
         now = self._clock()
-        fires: list[_Fire] = []
+        fires: list[Fire] = []
         while self._heap and self._heap[0].due <= now:
             entry = heapq.heappop(self._heap)
             state = self._jobs.get(entry.name)
@@ -656,7 +510,7 @@ class AsyncSchedulerWorker:
                     tick: datetime | None = sched.tick_time(entry.run_id)
                 except ValueError:
                     tick = None
-                fire = _Fire(state.spec, entry.run_id, tick, entry.run_kind, entry.attempt)
+                fire = Fire(state.spec, entry.run_id, tick, entry.run_kind, entry.attempt)
                 fires.append(fire)
             elif entry.generation == state.generation and entry.tick is not None:
                 fires += self._due_tick(state, entry, now)
@@ -665,7 +519,7 @@ class AsyncSchedulerWorker:
             fire.nonce = f"{self._nonce_base}.{next(self._nonces)}"
         # One claim per job per transaction (two ticks of one job must be decided in order);
         # up to _BATCH claims, each its own nested transaction, per request.
-        rounds: list[list[_Fire]] = []
+        rounds: list[list[Fire]] = []
         depth: dict[str, int] = {}
         for fire in fires:
             if fire.miss:
@@ -683,7 +537,7 @@ class AsyncSchedulerWorker:
             batches = [r[i : i + _BATCH] for r in rounds for i in range(0, len(r), _BATCH)]
             self._spawn(self._fire_rounds, batches, name="claim")
 
-    def _due_tick(self, state: _JobState, entry: _Entry, now: float) -> list[_Fire]:
+    def _due_tick(self, state: _JobState, entry: _Entry, now: float) -> list[Fire]:
         spec, first = state.spec, entry.tick
         assert first is not None
         now_dt = sched.to_datetime(now)
@@ -698,12 +552,12 @@ class AsyncSchedulerWorker:
 
             plan = sched.plan_due(ticks, now_dt, spec.misfire, spec.misfire_grace, delay)
             fires = [
-                _Fire(spec, sched.tick_id(tick), tick, miss=action == sched.MISS)
+                Fire(spec, sched.tick_id(tick), tick, miss=action == sched.MISS)
                 for tick, action in plan
             ]
         else:  # the common case: one tick, on time
             ticks = [first]
-            fires = [_Fire(spec, entry.run_id, first)]
+            fires = [Fire(spec, entry.run_id, first)]
         state.last_tick = ticks[-1]
         self._schedule(state, ticks[-1], following)
         return fires
@@ -720,103 +574,28 @@ class AsyncSchedulerWorker:
                 self._claims_lease_renew_at = now + ttl / 2
             return self._claims_lease.id
 
-    async def _fire_rounds(self, batches: list[list[_Fire]]) -> None:
+    async def _fire_rounds(self, batches: list[list[Fire]]) -> None:
         for batch in batches:
             for fire, claim in zip(batch, await self._claim(batch), strict=True):
                 if claim is not None:
                     self._start(fire.spec, claim)
 
-    def _give_up_at(self, fire: _Fire) -> float:
+    def _give_up_at(self, fire: Fire) -> float:
         spec = fire.spec
         if fire.tick is not None and fire.kind == "scheduled":
             jitter = sched.jitter_delay(spec.name, fire.run_id, spec.jitter)
             return fire.tick.timestamp() + jitter + spec.misfire_grace
         return fire.created + max(spec.misfire_grace, 30.0)
 
-    def _claim_into(
-        self,
-        txn: rpc_pb2.TxnRequest,
-        fire: _Fire,
-        session_lease: int,
-        claims_lease: int,
-        started: float,
-    ) -> None:
-        """Write the compares and branches that decide one tick (see the package docstring)
-        straight into ``txn`` (the request itself, or a nested transaction of it): no
-        intermediate messages to copy."""
-        keys = self._keys
-        spec, name, run_id, tick = fire.spec, fire.spec.name, fire.run_id, fire.tick
-        run_key = keys.run(name, run_id).encode()
-        trigger_key = keys.trigger(name, run_id).encode() if fire.kind != "scheduled" else None
-        # The two values every claim writes, formatted directly (the same JSON as _json gives:
-        # sorted keys; nonce and kind are plain ASCII, the worker id is escaped once).
-        kind = _KIND_JSON.get(fire.kind) or json.dumps(fire.kind)
-        head = f'{{"attempt":{int(fire.attempt)},"kind":{kind}'
-        claim = f'{head},"nonce":"{fire.nonce}","state":"run","worker":{self._id_json}}}'
-        tick_json = f'"{tick.isoformat()}"' if tick else "null"
-        stamp = float(started)
-        running = f'{head},"started":{stamp!r},"tick":{tick_json},"worker":{self._id_json}}}'
-        compare = txn.compare.add()
-        compare.target = _CMP_CREATE
-        compare.key = run_key
-        compare.create_revision = 0
-        if trigger_key is not None:
-            compare = txn.compare.add()
-            compare.result = _CMP_GREATER
-            compare.target = _CMP_VERSION
-            compare.key = trigger_key
-            compare.version = 0
-        txn.failure.add().request_range.key = run_key
-        overlap = spec.overlap
-        if overlap == "forbid":
-            inner = txn.success.add().request_txn
-            start, skip = inner.success, inner.failure
-            _idle_into(inner, keys.running(name))
-        else:
-            start = txn.success
-        put = start.add().request_put
-        put.key, put.value, put.lease = run_key, claim.encode(), claims_lease
-        put = start.add().request_put
-        put.key = keys.running_run(name, run_id).encode()
-        put.value, put.lease = running.encode(), session_lease
-        if trigger_key is not None:
-            start.add().request_delete_range.key = trigger_key
-        if overlap == "forbid":
-            skipped = RunRecord(
-                name,
-                run_id,
-                tick,
-                RunOutcome.SKIPPED,
-                fire.kind,
-                fire.attempt,
-                self.id,
-                started=started,
-                ended=started,
-                error="overlap=forbid: a previous run of this job is still in progress",
-            )
-            base = {"worker": self.id, "nonce": fire.nonce, "kind": fire.kind}
-            put = skip.add().request_put
-            put.key, put.lease = run_key, claims_lease
-            put.value = _json({**base, "attempt": fire.attempt, "state": "skipped"})
-            put = skip.add().request_put
-            put.key, put.value = keys.record(name, run_id).encode(), skipped.to_json()
-            if trigger_key is not None:
-                skip.add().request_delete_range.key = trigger_key
-        elif overlap == "replace":
-            inner = txn.success.add().request_txn
-            _idle_into(inner, keys.running(name))
-            put = inner.failure.add().request_put
-            put.key, put.lease = keys.kill(name).encode(), session_lease
-            put.value = _json({"by": self.id})
-
-    async def _claim(self, fires: list[_Fire]) -> list[_Claim | None]:
+    async def _claim(self, fires: list[Fire]) -> list[Claim | None]:
         """Claim the ticks of ``fires`` (distinct jobs): one request, one nested transaction
         per tick when there are several. Retried on errors until each tick's misfire grace
         passes (then the tick is recorded as missed)."""
-        results: list[_Claim | None] = [None] * len(fires)
+        results: list[Claim | None] = [None] * len(fires)
         pending = list(range(len(fires)))
         backoff = 0.05
         conn = self._client._conn
+        keys, who = self._keys, self._who
         while pending:
             session = self._session
             if self._stopping or not self._claiming or session is None or session.lost:
@@ -827,14 +606,14 @@ class AsyncSchedulerWorker:
                 session_lease = session.lease_id
                 request = rpc_pb2.TxnRequest()
                 if len(pending) == 1:
-                    self._claim_into(
-                        request, fires[pending[0]], session_lease, claims_lease, started
+                    claim_into(
+                        request, fires[pending[0]], keys, who, session_lease, claims_lease, started
                     )
                 else:
                     nested = request.success
                     for i in pending:
                         txn = nested.add().request_txn
-                        self._claim_into(txn, fires[i], session_lease, claims_lease, started)
+                        claim_into(txn, fires[i], keys, who, session_lease, claims_lease, started)
                 self.stats["claims"] += len(pending)
                 self.stats["requests"] += 1
                 response = await conn.unary(conn.kv.Txn, request, self._op_timeout, True, "txn")
@@ -873,8 +652,8 @@ class AsyncSchedulerWorker:
         return results
 
     def _claim_result(
-        self, fire: _Fire, response: rpc_pb2.TxnResponse, revision: int, started: float
-    ) -> _Claim | None:
+        self, fire: Fire, response: rpc_pb2.TxnResponse, revision: int, started: float
+    ) -> Claim | None:
         """Read one claim's answer off the wire message (only the fields needed)."""
         if response.succeeded:
             token = revision
@@ -894,7 +673,7 @@ class AsyncSchedulerWorker:
                 return None  # another worker's claim (or our own skip, already recorded)
             token = kv.create_revision  # our earlier attempt was applied after all
         self.stats["won"] += 1
-        return _Claim(fire.run_id, fire.tick, token, fire.attempt, fire.kind, started)
+        return Claim(fire.run_id, fire.tick, token, fire.attempt, fire.kind, started)
 
     async def _record_missed(self, spec: JobSpec, run_id: str, tick: datetime | None) -> None:
         keys = self._keys
@@ -918,7 +697,7 @@ class AsyncSchedulerWorker:
                     .then(
                         Op.put(
                             run_key,
-                            _json({"worker": self.id, "state": "missed"}),
+                            encode({"worker": self.id, "state": "missed"}),
                             lease=claims_lease,
                         ),
                         Op.put(keys.record(spec.name, run_id), record.to_json()),
@@ -944,7 +723,7 @@ class AsyncSchedulerWorker:
 
     # -- running --------------------------------------------------------------------------------
 
-    def _start(self, spec: JobSpec, claim: _Claim) -> None:
+    def _start(self, spec: JobSpec, claim: Claim) -> None:
         """Run a won claim: in its own task; a plain function handler (asyncio) right here.
 
         A plain function blocks the event loop wherever it is called, so nothing could time it
@@ -962,7 +741,7 @@ class AsyncSchedulerWorker:
             self.id,
             self._keys.running_run(spec.name, claim.run_id),
         )
-        run = _Run(ctx)
+        run = Run(ctx)
         key = f"{spec.name}/{claim.run_id}"
         self._runs[key] = run  # until the finisher has written the record
         self.stats["runs"] += 1
@@ -984,16 +763,17 @@ class AsyncSchedulerWorker:
                 return
         self._spawn(self._execute, spec, claim, run, key, pending, name=f"job-{spec.name}")
 
-    async def _execute(
-        self, spec: JobSpec, claim: _Claim, run: _Run, key: str, pending: Any
-    ) -> None:
+    async def _execute(self, spec: JobSpec, claim: Claim, run: Run, key: str, pending: Any) -> None:
         queued = False
         try:
             started = self._clock()
             if spec.command is not None:
-                exit_code, output = await self._run_command(spec, run)
+                exit_code, output = await run_command(run, self._scheduler.kill_grace, self.id)
             else:
-                exit_code, output = await self._run_handler(spec, run, pending)
+                assert spec.handler is not None
+                handler = self._handlers[spec.handler]
+                grace = self._scheduler.kill_grace
+                exit_code, output = await run_handler(run, handler, pending, grace, self.id)
             self._finished(spec, claim, run, key, started, exit_code, output)
             queued = True
         finally:
@@ -1003,8 +783,8 @@ class AsyncSchedulerWorker:
     def _finished(
         self,
         spec: JobSpec,
-        claim: _Claim,
-        run: _Run,
+        claim: Claim,
+        run: Run,
         key: str,
         started: float,
         exit_code: int | None,
@@ -1038,103 +818,7 @@ class AsyncSchedulerWorker:
             error,
             output,
         )
-        self._finishes.put(_Finish(spec, claim, record, key))
-
-    async def _run_handler(
-        self, spec: JobSpec, run: _Run, pending: Any
-    ) -> tuple[int | None, str | None]:
-        """Run the handler (or await ``pending``, what a plain function handler returned) in
-        a task of its own, supervised."""
-        assert spec.handler is not None
-        handler = self._handlers[spec.handler]
-
-        async def call() -> None:
-            try:
-                result = handler(run.ctx) if pending is None else pending
-                if inspect.isawaitable(result):
-                    result = await result
-                run.result = result
-            except BaseException as error:  # asyncio cancellation included
-                run.error = error
-            finally:
-                run.done.set()
-                run.wake.set()
-
-        run.task = backend.spawn(call, name=f"etcd-job-{spec.name}")
-        await self._supervise_run(spec, run, lambda: run.done.is_set(), None)
-        if run.outcome is not None:
-            run.error = None
-        output = None if run.result is None else truncate(repr(run.result), OUTPUT_LIMIT)
-        return None, output
-
-    async def _run_command(self, spec: JobSpec, run: _Run) -> tuple[int | None, str | None]:
-        ctx = run.ctx
-        env = dict(os.environ)
-        env.update(
-            ETCD_JOB_NAME=spec.name,
-            ETCD_JOB_RUN_ID=ctx.run_id,
-            ETCD_JOB_TOKEN=str(ctx.token),
-            ETCD_JOB_ATTEMPT=str(ctx.attempt),
-            ETCD_JOB_ARGS=json.dumps(dict(spec.args)),
-        )
-        command = spec.command
-        with tempfile.TemporaryFile() as out:
-            try:
-                proc = subprocess.Popen(
-                    command if isinstance(command, str) else list(command or ()),
-                    shell=isinstance(command, str),
-                    stdin=subprocess.DEVNULL,
-                    stdout=out,
-                    stderr=subprocess.STDOUT,
-                    env=env,
-                    start_new_session=True,
-                )
-            except OSError as error:
-                run.error = error
-                return None, None
-            await self._supervise_run(spec, run, lambda: proc.poll() is not None, proc)
-            code = proc.poll()
-            out.seek(0, os.SEEK_END)
-            size = out.tell()
-            out.seek(max(0, size - OUTPUT_LIMIT * 4))
-            text = out.read().decode(errors="replace")
-        return code, truncate(text)
-
-    async def _supervise_run(
-        self, spec: JobSpec, run: _Run, finished: Callable[[], bool], proc: Any
-    ) -> None:
-        """Wait for the run to end; enforce the timeout; on cancel, stop it (terminate, then
-        kill after ``kill_grace``); give up waiting ``kill_grace`` after the cancel."""
-        grace = self._scheduler.kill_grace
-        deadline = None if spec.timeout is None else backend.monotonic() + spec.timeout
-        terminated = killed = False
-        while not finished():
-            now = backend.monotonic()
-            if deadline is not None and now >= deadline:
-                run.cancel(RunOutcome.TIMEOUT, f"timed out after {spec.timeout}s")
-            if run.cancelled_at is not None:
-                if proc is not None and not terminated:
-                    _signal_group(proc, signal.SIGTERM)
-                    terminated = True
-                elif now - run.cancelled_at >= grace:
-                    if proc is None:
-                        log.warning("worker %s: run %s ignores cancellation", self.id, run.ctx)
-                        return
-                    if not killed:
-                        _signal_group(proc, signal.SIGKILL)
-                        killed = True
-                    elif now - run.cancelled_at >= grace + 5:
-                        return
-            run.wake.clear()
-            if finished():
-                break
-            if proc is None and deadline is None and run.cancelled_at is None:
-                await backend.wait_event(run.wake, None)  # set by the handler's end or a cancel
-                continue
-            wait = _POLL if proc is not None else _MAX_SLEEP
-            if deadline is not None:
-                wait = min(wait, max(deadline - now, 0.0))
-            await backend.wait_event(run.wake, wait)
+        self._finishes.put(Finish(spec, claim, record, key))
 
     async def _finisher(self) -> None:
         while not (self._stopping and not self._runs and self._finishes.qsize() == 0):
@@ -1151,27 +835,7 @@ class AsyncSchedulerWorker:
                 for item in batch:
                     self._runs.pop(item.key, None)
 
-    def _finish_into(self, txn: rpc_pb2.TxnRequest, item: _Finish) -> None:
-        """Delete the in-progress key and write the record (and a retry), guarded by the
-        in-progress key's create revision; then count the job's records. Written straight
-        into ``txn`` (the request itself, or a nested transaction of it)."""
-        keys, name, claim = self._keys, item.spec.name, item.claim
-        running_key = keys.running_run(name, claim.run_id).encode()
-        compare = txn.compare.add()
-        compare.target = _CMP_CREATE
-        compare.key = running_key
-        compare.create_revision = claim.token
-        ops = txn.success
-        ops.add().request_delete_range.key = running_key
-        put = ops.add().request_put
-        put.key, put.value = keys.record(name, claim.run_id).encode(), item.record.to_json()
-        for op in self._retry_ops(item.spec, claim.run_id, claim.attempt, item.record):
-            ops.add().CopyFrom(op._pb)
-        count = ops.add().request_range
-        history = keys.history(name).encode()
-        count.key, count.range_end, count.count_only = history, prefix_range_end(history), True
-
-    async def _commit_finishes(self, batch: list[_Finish]) -> None:
+    async def _commit_finishes(self, batch: list[Finish]) -> None:
         """One request for the batch (a nested transaction per run). Runs whose in-progress
         key is gone (the session was lost) get their record only if nobody wrote one."""
         deadline = backend.monotonic() + _FINISH_BUDGET
@@ -1181,11 +845,11 @@ class AsyncSchedulerWorker:
                 self.stats["requests"] += 1
                 request = rpc_pb2.TxnRequest()
                 if len(batch) == 1:
-                    self._finish_into(request, batch[0])
+                    finish_into(request, batch[0], self._keys, self._clock())
                 else:
-                    nested = request.success
+                    nested, now = request.success, self._clock()
                     for item in batch:
-                        self._finish_into(nested.add().request_txn, item)
+                        finish_into(nested.add().request_txn, item, self._keys, now)
                 response = await conn.unary(conn.kv.Txn, request, self._op_timeout, True, "txn")
                 answers: Any = (
                     [response]
@@ -1212,12 +876,13 @@ class AsyncSchedulerWorker:
         if due:
             self._spawn(self._prune, due, name="prune")
 
-    async def _finish_late(self, item: _Finish) -> None:
+    async def _finish_late(self, item: Finish) -> None:
         note = "the worker's session ended before the record was written"
         record = item.record
         late = replace(record, error=f"{record.error}; {note}" if record.error else note)
         record_key = self._keys.record(item.spec.name, item.claim.run_id)
-        extra = self._retry_ops(item.spec, item.claim.run_id, item.claim.attempt, record)
+        claim, now = item.claim, self._clock()
+        extra = retry_ops(self._keys, item.spec, claim.run_id, claim.attempt, record, now)
         deadline = backend.monotonic() + _FINISH_BUDGET
         while True:
             try:
@@ -1234,18 +899,6 @@ class AsyncSchedulerWorker:
                     log.error("worker %s: could not record %s: %s", self.id, record_key, error)
                     return
                 await backend.sleep(0.2)
-
-    def _retry_ops(self, spec: JobSpec, run_id: str, attempt: int, record: RunRecord) -> list[Op]:
-        retryable = (RunOutcome.FAILED, RunOutcome.TIMEOUT, RunOutcome.LOST)
-        if record.outcome not in retryable or attempt > spec.retries:
-            return []
-        next_attempt = attempt + 1
-        retry = sched.retry_id(sched.base_id(run_id), next_attempt)
-        not_before = (record.ended or self._clock()) + sched.retry_delay(
-            next_attempt, spec.retry_backoff
-        )
-        value = {"kind": "retry", "attempt": next_attempt, "not_before": not_before}
-        return [Op.put(self._keys.trigger(spec.name, retry), _json(value))]
 
     async def _prune(self, due: list[tuple[str, int]]) -> None:
         """Delete the oldest records of each ``(job, limit)`` in ``due`` down to its limit: two
@@ -1398,7 +1051,8 @@ class AsyncSchedulerWorker:
                 error="the worker's session ended during the run (it died or was cut off)",
             )
             state = self._jobs.get(name)
-            extra = self._retry_ops(state.spec, run_id, attempt, record) if state else []
+            now = self._clock()
+            extra = retry_ops(self._keys, state.spec, run_id, attempt, record, now) if state else []
             record_key = self._keys.record(name, run_id)
             try:
                 await (
@@ -1420,13 +1074,3 @@ class AsyncSchedulerWorker:
 
 
 _EPOCH = sched.to_datetime(0)
-
-
-def _signal_group(proc: subprocess.Popen[bytes], sig: int) -> None:
-    try:
-        os.killpg(proc.pid, sig)
-    except (ProcessLookupError, PermissionError):
-        try:
-            proc.send_signal(sig)
-        except ProcessLookupError:
-            pass

@@ -86,6 +86,11 @@ Error handling:
 * Kill: async handlers are cancelled (``CancelledError``); sync handlers cannot be interrupted
   and should poll ``ctx.cancelled``; commands get SIGTERM, then SIGKILL after ``kill_grace``
   (to their process group). After ``kill_grace`` the run is recorded as killed either way.
+
+Modules: ``api`` (the scheduler: job definitions, triggers, kills, history), ``worker`` (the
+worker's loop: watch the jobs, compute ticks, claim, record, recover lost runs), ``txns`` (the
+claim and finish transactions, written straight into the request), ``run`` (one run: its
+context, its handler or command, timeout and cancellation).
 """
 
 from ...._core.jobs import InvalidJobError as InvalidJobError
@@ -101,5 +106,5 @@ from ...._core.jobs import SchedulerError as SchedulerError
 from ...._core.jobs import UnknownHandlerError as UnknownHandlerError
 from ...._core.jobs import WorkerInfo as WorkerInfo
 from .api import Scheduler as Scheduler
-from .worker import JobContext as JobContext
+from .run import JobContext as JobContext
 from .worker import SchedulerWorker as SchedulerWorker
