@@ -8,7 +8,10 @@ Usage::
 The script runs ``python -m grpc_tools.protoc`` with the protobuf, gRPC and mypy-protobuf
 (``protoc-gen-mypy`` / ``protoc-gen-mypy_grpc``) generators into a temporary directory,
 turns the absolute imports between the generated modules (``import kv_pb2 as kv__pb2``)
-into package-relative ones (``from . import kv_pb2 as kv__pb2``) and then either writes
+into package-relative ones (``from . import kv_pb2 as kv__pb2``), makes the ``*_pb2``
+modules register their descriptors in the package's own pool (``etcd_recipes._pb.POOL``,
+so that other packages compiling etcd's .proto files can be imported beside ours) and then
+either writes
 the result to ``etcd_recipes/_pb/`` or compares it with what is there.
 
 The output only depends on the ``.proto`` files and on the pinned versions of
@@ -37,8 +40,21 @@ INIT_PY = (
     '"""Generated protobuf and gRPC modules for the etcd v3 API.\n'
     "\n"
     "Generated from protos/*.proto by scripts/genproto.py -- do not edit.\n"
+    "\n"
+    "The descriptors live in a pool of their own (``POOL``), not in protobuf's default pool:\n"
+    "other packages that compile etcd's .proto files (aetcd, etcd3aio, python-etcd3, ...)\n"
+    "register the same file and message names there, and both can then be imported in one\n"
+    "process.\n"
     '"""\n'
+    "\n"
+    "from google.protobuf import descriptor_pool as _descriptor_pool\n"
+    "\n"
+    "POOL = _descriptor_pool.DescriptorPool()\n"
 )
+
+# protoc's modules register their file in the default pool; ours go to the package's POOL.
+_DEFAULT_POOL = "DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile("
+_IMPORTS_END = "# @@protoc_insertion_point(imports)\n"
 
 # Cache directories that may legitimately sit next to the generated files.
 IGNORED = {"__pycache__"}
@@ -70,6 +86,14 @@ def _relativize(text: str, modules: list[str]) -> str:
     return pattern.sub(r"from . import \1\2", text)
 
 
+def _private_pool(text: str) -> str:
+    """Make a ``*_pb2.py`` module add its file to ``etcd_recipes._pb.POOL``."""
+    if _DEFAULT_POOL not in text or _IMPORTS_END not in text:
+        sys.exit("genproto: protoc's output changed shape; update _private_pool()")
+    text = text.replace(_IMPORTS_END, _IMPORTS_END + "from . import POOL as _POOL\n", 1)
+    return text.replace(_DEFAULT_POOL, "DESCRIPTOR = _POOL.AddSerializedFile(", 1)
+
+
 def generate(out: Path) -> dict[str, str]:
     """Run protoc into ``out`` and return {file name: final text} for the package."""
     cmd = [
@@ -96,7 +120,10 @@ def generate(out: Path) -> dict[str, str]:
         if path.suffix not in (".py", ".pyi"):
             continue
         text = path.read_text(encoding="utf-8")
-        files[path.name] = _relativize(text, modules)
+        text = _relativize(text, modules)
+        if path.name.endswith("_pb2.py"):
+            text = _private_pool(text)
+        files[path.name] = text
     return files
 
 
