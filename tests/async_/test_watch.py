@@ -14,6 +14,7 @@ from etcd_recipes import (
     EventType,
     InvalidArgumentError,
     WatchFilter,
+    WatchOverflowError,
     WatchResponse,
 )
 from etcd_recipes._async import _backend as backend
@@ -202,6 +203,50 @@ async def test_watches_added_and_removed_while_a_consumer_reads_the_stream(
     await first.cancel()
     assert await collector.outcome.wait() == "ended"
     assert collector.events.get_nowait() is None
+
+
+async def test_a_consumer_that_stops_reading_is_bounded_like_any_slow_one(
+    etcd_async_client: AsyncClient, etcd_key_prefix: str, consumer_reads: bool
+) -> None:
+    """An iterating consumer that read the stream itself, then stays away (busy elsewhere): a
+    tick later the hub reads the stream again and queues for it, so ``max_queue`` bounds what
+    waits and the watch ends with WatchOverflowError after the queued events, as for any slow
+    consumer; watching again from its ``next_revision`` loses nothing."""
+    c = etcd_async_client
+    watcher = await c.watch(etcd_key_prefix, prefix=True, max_queue=10).start()
+    taken: backend.Queue[bytes] = backend.Queue()
+
+    async def ten_then_away(w: AsyncWatcher) -> str:
+        async for response in w:
+            for event in response.events:
+                taken.put(event.value)
+                if event.value == b"9":
+                    return "away"
+        return "ended"
+
+    consumer = Outcome(ten_then_away, watcher)
+    seen: list[bytes] = []
+    for i in range(10):  # one at a time: the consumer waits for each, and takes the stream
+        await c.put(f"{etcd_key_prefix}{i:02d}", str(i))
+        seen.append(await taken.get(5.0))
+    assert await consumer.wait() == "away"
+    assert (c._watch_hub._direct_reads > 0) == consumer_reads
+    for i in range(10, 40):
+        await c.put(f"{etcd_key_prefix}{i:02d}", str(i))
+    deadline = backend.monotonic() + 5.0
+    while watcher.pending <= 10:  # bounded: queued by the hub, not left in the stream
+        assert backend.monotonic() < deadline, f"only {watcher.pending} events were queued"
+        await backend.sleep(0.01)
+    with pytest.raises(WatchOverflowError) as info:
+        while True:
+            seen += [e.value for e in await watcher.events(timeout=5.0)]
+    assert 20 < len(seen) < 40
+    async with c.watch(
+        etcd_key_prefix, prefix=True, start_revision=info.value.next_revision
+    ) as rest:
+        while len(seen) < 40:
+            seen += [e.value for e in await rest.events(timeout=5.0)]
+    assert seen == [f"{i}".encode() for i in range(40)]
 
 
 async def test_a_consumer_reading_the_stream_survives_a_member_failure(

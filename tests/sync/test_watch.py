@@ -15,6 +15,7 @@ from etcd_recipes import (
     InvalidArgumentError,
     Watcher,
     WatchFilter,
+    WatchOverflowError,
     WatchResponse,
 )
 from etcd_recipes._sync import _backend as backend
@@ -195,6 +196,48 @@ def test_watches_added_and_removed_while_a_consumer_reads_the_stream(
     first.cancel()
     assert collector.outcome.wait() == "ended"
     assert collector.events.get_nowait() is None
+
+
+def test_a_consumer_that_stops_reading_is_bounded_like_any_slow_one(
+    etcd_client: Client, etcd_key_prefix: str, consumer_reads: bool
+) -> None:
+    """An iterating consumer that read the stream itself, then stays away (busy elsewhere): a
+    tick later the hub reads the stream again and queues for it, so ``max_queue`` bounds what
+    waits and the watch ends with WatchOverflowError after the queued events, as for any slow
+    consumer; watching again from its ``next_revision`` loses nothing."""
+    c = etcd_client
+    watcher = c.watch(etcd_key_prefix, prefix=True, max_queue=10).start()
+    taken: backend.Queue[bytes] = backend.Queue()
+
+    def ten_then_away(w: Watcher) -> str:
+        for response in w:
+            for event in response.events:
+                taken.put(event.value)
+                if event.value == b"9":
+                    return "away"
+        return "ended"
+
+    consumer = Outcome(ten_then_away, watcher)
+    seen: list[bytes] = []
+    for i in range(10):  # one at a time: the consumer waits for each, and takes the stream
+        c.put(f"{etcd_key_prefix}{i:02d}", str(i))
+        seen.append(taken.get(5.0))
+    assert consumer.wait() == "away"
+    assert (c._watch_hub._direct_reads > 0) == consumer_reads
+    for i in range(10, 40):
+        c.put(f"{etcd_key_prefix}{i:02d}", str(i))
+    deadline = backend.monotonic() + 5.0
+    while watcher.pending <= 10:  # bounded: queued by the hub, not left in the stream
+        assert backend.monotonic() < deadline, f"only {watcher.pending} events were queued"
+        backend.sleep(0.01)
+    with pytest.raises(WatchOverflowError) as info:
+        while True:
+            seen += [e.value for e in watcher.events(timeout=5.0)]
+    assert 20 < len(seen) < 40
+    with c.watch(etcd_key_prefix, prefix=True, start_revision=info.value.next_revision) as rest:
+        while len(seen) < 40:
+            seen += [e.value for e in rest.events(timeout=5.0)]
+    assert seen == [f"{i}".encode() for i in range(40)]
 
 
 def test_a_consumer_reading_the_stream_survives_a_member_failure(
