@@ -42,7 +42,7 @@ INIT_PY = (
     "Generated from protos/*.proto by scripts/genproto.py -- do not edit.\n"
     "\n"
     "The descriptors live in a pool of their own (``POOL``), not in protobuf's default pool:\n"
-    "other packages that compile etcd's .proto files (aetcd, etcd3aio, python-etcd3, ...)\n"
+    "other packages that compile etcd's .proto files (aetcd, etcd3aio, etcd-sdk-python, ...)\n"
     "register the same file and message names there, and both can then be imported in one\n"
     "process.\n"
     '"""\n'

@@ -1,6 +1,6 @@
 """etcd_recipes in one process with other packages that compile etcd's .proto files.
 
-aetcd, etcd3aio, python-etcd3 and others register ``rpc.proto`` / ``kv.proto`` (packages
+aetcd, etcd3aio, etcd-sdk-python and others register ``rpc.proto`` / ``kv.proto`` (packages
 ``etcdserverpb`` / ``mvccpb``) in protobuf's default descriptor pool. Ours live in a pool of
 their own (``etcd_recipes._pb.POOL``), so a service moving from one of them to us can import
 both. The test registers such files first, the way those packages do, in a fresh interpreter.
