@@ -810,6 +810,14 @@ class AsyncConnection:
                             await self.reauthenticate()
                             raise _Again from failed
                         if not verdict.retry:
+                            if verdict.suspect and not mutating:
+                                # Out of time: report what was met on the way ("no leader"
+                                # says more than the deadline). A write keeps its deadline
+                                # error: that attempt may have been applied.
+                                last = most_telling(best, last)
+                                if last is not verdict.error:
+                                    spent = backend.monotonic() - start
+                                    last.message += f" [{attempts} attempts in {spent:.2f}s]"
                             raise _Stop(last) from failed
                         best = most_telling(best, last)
                         raise _Again from failed
