@@ -445,7 +445,13 @@ class AsyncElection:
         """Wait for ``key``'s delete at ``revision`` or later: True once seen, False if ``ended()``
         came first or the session's lease deadline passed, None if unknown (history compacted,
         watch cancelled). EtcdTimeoutError at ``deadline``. ``_wake()`` interrupts the wait so
-        that ``ended()`` is looked at again."""
+        that ``ended()`` is looked at again.
+
+        Reads time out at the session lease's deadline (so a lost session is noticed even if
+        the keep-alive has not said so yet) and the same watch goes on: what it received stays
+        queued. A new watch starts from ``revision`` again: only deletes pass the filter, and
+        the first one ends the wait, so nothing is replayed and nothing unread is skipped.
+        """
         while not ended():
             watcher = self._client.watch(
                 key,
@@ -463,14 +469,14 @@ class AsyncElection:
                             if watcher not in self._woken:
                                 raise  # the client is closing
                             break  # woken by _wake(): look at ended() again
+                        except EtcdTimeoutError:
+                            if _out_of_time(deadline, session):
+                                return False
+                            continue
                         if any(e.type is types.EventType.DELETE for e in response.events):
                             return True
-            except EtcdTimeoutError:
-                # Wake up at the lease's deadline too (even while the watch is being created):
-                # do not rely on the keep-alive alone to say the session is gone.
-                if deadline is not None and backend.monotonic() >= deadline:
-                    raise EtcdTimeoutError("campaign: not elected in time") from None
-                if _expired(session):
+            except EtcdTimeoutError:  # the watch was not confirmed in time
+                if _out_of_time(deadline, session):
                     return False
             except (ClientClosedError, InvalidArgumentError):
                 raise
@@ -479,7 +485,6 @@ class AsyncElection:
             finally:
                 self._waiting.discard(watcher)
                 self._woken.discard(watcher)
-            revision = max(revision, watcher.next_revision)
         return False
 
     def _wake(self) -> None:
@@ -708,6 +713,15 @@ def _until(deadline: float | None, session: AsyncSession) -> float:
     if deadline is not None:
         limit = min(limit, deadline)
     return max(limit - backend.monotonic(), 0.001)
+
+
+def _out_of_time(deadline: float | None, session: AsyncSession) -> bool:
+    """After a wait timed out: EtcdTimeoutError once the campaign's ``deadline`` passed; True
+    once the session's lease deadline passed (do not rely on the keep-alive alone to say the
+    session is gone)."""
+    if deadline is not None and backend.monotonic() >= deadline:
+        raise EtcdTimeoutError("campaign: not elected in time")
+    return _expired(session)
 
 
 def _expired(session: AsyncSession) -> bool:

@@ -444,7 +444,13 @@ class Election:
         """Wait for ``key``'s delete at ``revision`` or later: True once seen, False if ``ended()``
         came first or the session's lease deadline passed, None if unknown (history compacted,
         watch cancelled). EtcdTimeoutError at ``deadline``. ``_wake()`` interrupts the wait so
-        that ``ended()`` is looked at again."""
+        that ``ended()`` is looked at again.
+
+        Reads time out at the session lease's deadline (so a lost session is noticed even if
+        the keep-alive has not said so yet) and the same watch goes on: what it received stays
+        queued. A new watch starts from ``revision`` again: only deletes pass the filter, and
+        the first one ends the wait, so nothing is replayed and nothing unread is skipped.
+        """
         while not ended():
             watcher = self._client.watch(
                 key,
@@ -462,14 +468,14 @@ class Election:
                             if watcher not in self._woken:
                                 raise  # the client is closing
                             break  # woken by _wake(): look at ended() again
+                        except EtcdTimeoutError:
+                            if _out_of_time(deadline, session):
+                                return False
+                            continue
                         if any(e.type is types.EventType.DELETE for e in response.events):
                             return True
-            except EtcdTimeoutError:
-                # Wake up at the lease's deadline too (even while the watch is being created):
-                # do not rely on the keep-alive alone to say the session is gone.
-                if deadline is not None and backend.monotonic() >= deadline:
-                    raise EtcdTimeoutError("campaign: not elected in time") from None
-                if _expired(session):
+            except EtcdTimeoutError:  # the watch was not confirmed in time
+                if _out_of_time(deadline, session):
                     return False
             except (ClientClosedError, InvalidArgumentError):
                 raise
@@ -478,7 +484,6 @@ class Election:
             finally:
                 self._waiting.discard(watcher)
                 self._woken.discard(watcher)
-            revision = max(revision, watcher.next_revision)
         return False
 
     def _wake(self) -> None:
@@ -707,6 +712,15 @@ def _until(deadline: float | None, session: Session) -> float:
     if deadline is not None:
         limit = min(limit, deadline)
     return max(limit - backend.monotonic(), 0.001)
+
+
+def _out_of_time(deadline: float | None, session: Session) -> bool:
+    """After a wait timed out: EtcdTimeoutError once the campaign's ``deadline`` passed; True
+    once the session's lease deadline passed (do not rely on the keep-alive alone to say the
+    session is gone)."""
+    if deadline is not None and backend.monotonic() >= deadline:
+        raise EtcdTimeoutError("campaign: not elected in time")
+    return _expired(session)
 
 
 def _expired(session: Session) -> bool:
