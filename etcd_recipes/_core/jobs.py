@@ -299,7 +299,7 @@ class JobSpec:
 
     def to_json(self) -> bytes:
         """The stored form."""
-        return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":")).encode()
+        return encode_json(self.to_dict())
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], *, name: str | None = None) -> JobSpec:
@@ -397,7 +397,7 @@ class RunRecord:
         data["tick"] = self.tick.isoformat() if self.tick else None
         data["output"] = truncate(self.output)
         data["error"] = truncate(self.error)
-        return _ENCODE(data).encode()
+        return encode_json(data)
 
     @classmethod
     def from_json(cls, raw: bytes | str, *, revision: int = 0) -> RunRecord:
@@ -416,6 +416,11 @@ class RunRecord:
 
 _RECORD_FIELDS = tuple(f.name for f in fields(RunRecord) if f.name != "revision")
 _ENCODE = json.JSONEncoder(sort_keys=True, separators=(",", ":")).encode
+
+
+def encode_json(value: Mapping[str, Any]) -> bytes:
+    """The scheduler's stored JSON: sorted keys, no spaces, UTF-8."""
+    return _ENCODE(value).encode()
 
 
 @dataclass(frozen=True)

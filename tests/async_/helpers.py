@@ -6,7 +6,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from etcd_recipes import AsyncClient
+import pytest
+
+from etcd_recipes import AsyncClient, AsyncWatcher, WatchOverflowError
 from etcd_recipes._async import _backend as backend
 
 
@@ -41,3 +43,19 @@ async def wait_count(client: AsyncClient, prefix: str, count: int, timeout: floa
     async with client.watch(prefix, prefix=True, start_revision=response.header.revision + 1) as w:
         while (await client.get(prefix, prefix=True, count_only=True)).count != count:
             await w.read(max(deadline - time.monotonic(), 0.01))
+
+
+async def read_past_overflow(
+    client: AsyncClient, watcher: AsyncWatcher, prefix: str, seen: list[bytes], total: int
+) -> int:
+    """Read ``watcher``'s values into ``seen`` until it raises WatchOverflowError, then watch
+    ``prefix`` again from the error's ``next_revision`` until ``seen`` holds ``total`` values
+    (bounded reads). Returns how many were seen when the overflow was raised."""
+    with pytest.raises(WatchOverflowError) as info:
+        while True:
+            seen += [e.value for e in await watcher.events(timeout=5.0)]
+    at_overflow = len(seen)
+    async with client.watch(prefix, prefix=True, start_revision=info.value.next_revision) as rest:
+        while len(seen) < total:
+            seen += [e.value for e in await rest.events(timeout=5.0)]
+    return at_overflow

@@ -7,7 +7,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from etcd_recipes import Client
+import pytest
+
+from etcd_recipes import Client, Watcher, WatchOverflowError
 from etcd_recipes._sync import _backend as backend
 
 
@@ -42,3 +44,19 @@ def wait_count(client: Client, prefix: str, count: int, timeout: float = 10) -> 
     with client.watch(prefix, prefix=True, start_revision=response.header.revision + 1) as w:
         while (client.get(prefix, prefix=True, count_only=True)).count != count:
             w.read(max(deadline - time.monotonic(), 0.01))
+
+
+def read_past_overflow(
+    client: Client, watcher: Watcher, prefix: str, seen: list[bytes], total: int
+) -> int:
+    """Read ``watcher``'s values into ``seen`` until it raises WatchOverflowError, then watch
+    ``prefix`` again from the error's ``next_revision`` until ``seen`` holds ``total`` values
+    (bounded reads). Returns how many were seen when the overflow was raised."""
+    with pytest.raises(WatchOverflowError) as info:
+        while True:
+            seen += [e.value for e in watcher.events(timeout=5.0)]
+    at_overflow = len(seen)
+    with client.watch(prefix, prefix=True, start_revision=info.value.next_revision) as rest:
+        while len(seen) < total:
+            seen += [e.value for e in rest.events(timeout=5.0)]
+    return at_overflow

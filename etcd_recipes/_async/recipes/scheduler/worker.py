@@ -28,6 +28,7 @@ from ...._core.jobs import (
     RunOutcome,
     RunRecord,
     check_worker_id,
+    encode_json,
     truncate,
 )
 from ...._core.ops import Compare, Op, SortOrder, SortTarget
@@ -45,7 +46,7 @@ from ... import _backend as backend
 from ...lease import AsyncLease
 from ..session import AsyncSession
 from .run import AsyncJobContext, Run, run_command, run_handler
-from .txns import Claim, Finish, Fire, Worker, claim_into, encode, finish_into, retry_ops
+from .txns import Claim, Finish, Fire, Worker, claim_into, finish_into, retry_ops
 
 if TYPE_CHECKING:
     from .api import AsyncScheduler
@@ -355,7 +356,7 @@ class AsyncSchedulerWorker:
                     .then(
                         Op.put(
                             self._keys.worker(self.id, session.lease_id),
-                            encode(value),
+                            encode_json(value),
                             lease=session.lease,
                         ),
                         Op.put(self._keys.session(self.id, session.lease_id), b""),
@@ -697,7 +698,7 @@ class AsyncSchedulerWorker:
                     .then(
                         Op.put(
                             run_key,
-                            encode({"worker": self.id, "state": "missed"}),
+                            encode_json({"worker": self.id, "state": "missed"}),
                             lease=claims_lease,
                         ),
                         Op.put(keys.record(spec.name, run_id), record.to_json()),

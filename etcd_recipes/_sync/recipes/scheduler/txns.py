@@ -21,13 +21,12 @@ in progress. Finish of one run (the claim's create revision is its token)::
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from ...._core import schedule as sched
-from ...._core.jobs import JobKeys, JobSpec, RunOutcome, RunRecord
+from ...._core.jobs import JobKeys, JobSpec, RunOutcome, RunRecord, encode_json
 from ...._core.keys import prefix_range_end
 from ...._core.ops import Op
 from ...._pb import rpc_pb2
@@ -75,11 +74,6 @@ class Finish:
 
 
 _KIND_JSON = {kind: f'"{kind}"' for kind in ("scheduled", "manual", "retry")}
-_ENCODE = json.JSONEncoder(sort_keys=True, separators=(",", ":")).encode
-
-
-def encode(value: Mapping[str, Any]) -> bytes:
-    return _ENCODE(value).encode()
 
 
 _CMP_CREATE = rpc_pb2.Compare.CREATE
@@ -111,7 +105,7 @@ def claim_into(
     spec, name, run_id, tick = fire.spec, fire.spec.name, fire.run_id, fire.tick
     run_key = keys.run(name, run_id).encode()
     trigger_key = keys.trigger(name, run_id).encode() if fire.kind != "scheduled" else None
-    # The two values every claim writes, formatted directly (the same JSON as encode gives:
+    # The two values every claim writes, formatted directly (the same JSON as encode_json gives:
     # sorted keys; nonce and kind are plain ASCII, the worker id is escaped once).
     kind = _KIND_JSON.get(fire.kind) or json.dumps(fire.kind)
     head = f'{{"attempt":{int(fire.attempt)},"kind":{kind}'
@@ -160,7 +154,7 @@ def claim_into(
         base = {"worker": worker.id, "nonce": fire.nonce, "kind": fire.kind}
         put = skip.add().request_put
         put.key, put.lease = run_key, claims_lease
-        put.value = encode({**base, "attempt": fire.attempt, "state": "skipped"})
+        put.value = encode_json({**base, "attempt": fire.attempt, "state": "skipped"})
         put = skip.add().request_put
         put.key, put.value = keys.record(name, run_id).encode(), skipped.to_json()
         if trigger_key is not None:
@@ -170,7 +164,7 @@ def claim_into(
         idle_into(inner, keys.running(name))
         put = inner.failure.add().request_put
         put.key, put.lease = keys.kill(name).encode(), session_lease
-        put.value = encode({"by": worker.id})
+        put.value = encode_json({"by": worker.id})
 
 
 def finish_into(txn: rpc_pb2.TxnRequest, item: Finish, keys: JobKeys, now: float) -> None:
@@ -206,4 +200,4 @@ def retry_ops(
     retry = sched.retry_id(sched.base_id(run_id), next_attempt)
     not_before = (record.ended or now) + sched.retry_delay(next_attempt, spec.retry_backoff)
     value = {"kind": "retry", "attempt": next_attempt, "not_before": not_before}
-    return [Op.put(keys.trigger(spec.name, retry), encode(value))]
+    return [Op.put(keys.trigger(spec.name, retry), encode_json(value))]
