@@ -7,7 +7,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
+from collections import deque
 from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any, Generic, TypeVar
 
@@ -61,43 +63,73 @@ async def wait_event(event: asyncio.Event, timeout: float | None) -> bool:
 
 
 class Queue(Generic[T]):
-    """An unbounded queue with a bounded ``get``."""
+    """An unbounded queue with a bounded ``get``.
+
+    Lighter than ``asyncio.Queue`` (a watch queues one item per response, on the hot path): items
+    sit in a deque and only a waiting ``get`` costs a future. An item is taken only by the getter
+    that returns it, so a getter cancelled or timed out as an item arrives loses nothing: the
+    item stays queued and the next waiter is woken.
+    """
 
     def __init__(self) -> None:
-        self._q: asyncio.Queue[T] = asyncio.Queue()
+        self._items: deque[T] = deque()
+        self._waiters: deque[asyncio.Future[bool]] = deque()
 
     def put(self, item: T) -> None:
         """Add an item (never blocks)."""
-        self._q.put_nowait(item)
+        self._items.append(item)
+        if self._waiters:
+            self._wake_one()
+
+    def _wake_one(self) -> None:
+        waiters = self._waiters
+        while waiters:
+            waiter = waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(True)
+                return
 
     async def get(self, timeout: float | None = None) -> T:
         """The next item; raises ``TimeoutError`` after ``timeout`` seconds."""
-        if timeout is None:
-            return await self._q.get()
-        # Not asyncio.wait_for, which can swallow a cancellation (see wait_event).
-        getter = asyncio.ensure_future(self._q.get())
-        try:
-            await asyncio.wait([getter], timeout=max(timeout, 0.0))
-        except BaseException:  # cancelled: put back an item the getter may have taken
-            if getter.done() and not getter.cancelled():
-                self._q._queue.appendleft(getter.result())  # type: ignore[attr-defined]
-            getter.cancel()
-            raise
-        if not getter.done():
-            getter.cancel()
-            raise TimeoutError
-        return getter.result()
+        items = self._items
+        if items:
+            return items.popleft()
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout is None else loop.time() + max(timeout, 0.0)
+        while not items:
+            waiter: asyncio.Future[bool] = loop.create_future()
+            timer = None if deadline is None else loop.call_at(deadline, _expire, waiter)
+            self._waiters.append(waiter)
+            try:
+                woken = await waiter
+            except BaseException:  # cancelled: hand a wake-up meant for us to the next waiter
+                waiter.cancel()
+                with contextlib.suppress(ValueError):
+                    self._waiters.remove(waiter)
+                if items and self._waiters:
+                    self._wake_one()
+                raise
+            finally:
+                if timer is not None:
+                    timer.cancel()
+            if not woken and not items:
+                with contextlib.suppress(ValueError):
+                    self._waiters.remove(waiter)
+                raise TimeoutError
+        return items.popleft()
 
     def get_nowait(self) -> T | None:
         """The next item, or None when empty."""
-        try:
-            return self._q.get_nowait()
-        except asyncio.QueueEmpty:
-            return None
+        return self._items.popleft() if self._items else None
 
     def qsize(self) -> int:
         """How many items wait."""
-        return self._q.qsize()
+        return len(self._items)
+
+
+def _expire(waiter: asyncio.Future[bool]) -> None:
+    if not waiter.done():
+        waiter.set_result(False)
 
 
 class Task:

@@ -302,7 +302,7 @@ class AsyncWatcher:
         """Take one response for this watcher; False when the watcher must be removed."""
         if self._ended:
             return False
-        header = types.ResponseHeader._from_pb(response.header)
+        header = types._header(response.header)
         if response.created:
             if not self.next_revision:
                 self.next_revision = header.revision + 1
@@ -313,14 +313,14 @@ class AsyncWatcher:
             self._canceled(response)
             return False
         if response.events:
-            events = tuple(types.Event._from_pb(e) for e in response.events)
+            events = types._events(response.events)
             revision = events[-1].kv.mod_revision
             if revision < self.next_revision:  # never re-deliver (defensive: etcd resends none)
                 events = tuple(e for e in events if e.kv.mod_revision >= self.next_revision)
                 if not events:
                     return True
             self.next_revision = revision + 1
-            return self._put(types.WatchResponse(header, events))
+            return self._put(types._watch_response(header, events))
         if not response.created and response.header.revision:
             self._progress(header, trusted=True)
         return True

@@ -322,8 +322,7 @@ class Event:
 
     @classmethod
     def _from_pb(cls, pb: kv_pb2.Event) -> Event:
-        prev = _keyvalue(pb.prev_kv) if pb.HasField("prev_kv") else None
-        return cls(_EVENT_TYPES[pb.type], _keyvalue(pb.kv), prev)
+        return _event(pb)
 
 
 @dataclass(frozen=True, slots=True)
@@ -343,6 +342,34 @@ class WatchResponse:
 
     def __len__(self) -> int:
         return len(self.events)
+
+
+_E_SET = _slot_setters(Event)
+_W_SET = _slot_setters(WatchResponse)
+
+
+def _event(pb: Any, _c: Any = Event, _s: Any = _E_SET, _kv: Any = _keyvalue) -> Event:
+    # A watch converts one per change (a hot path): no dataclass __init__, no extra calls.
+    o = _new(_c)
+    _s[0](o, _EVENT_TYPES[pb.type])
+    _s[1](o, _kv(pb.kv))
+    _s[2](o, _kv(pb.prev_kv) if pb.HasField("prev_kv") else None)
+    return o  # type: ignore[no-any-return]
+
+
+def _events(pbs: Any) -> tuple[Event, ...]:
+    """A watch response's events, converted."""
+    return tuple(map(_event, pbs))
+
+
+def _watch_response(
+    header: ResponseHeader, events: tuple[Event, ...], _c: Any = WatchResponse, _s: Any = _W_SET
+) -> WatchResponse:
+    o = _new(_c)
+    _s[0](o, header)
+    _s[1](o, events)
+    _s[2](o, False)
+    return o  # type: ignore[no-any-return]
 
 
 @dataclass(frozen=True, slots=True)

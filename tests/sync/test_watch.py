@@ -66,6 +66,33 @@ def test_iteration_and_cancel(etcd_client: Client, etcd_key_prefix: str) -> None
     assert seen == [(etcd_key_prefix + "x").encode()]
 
 
+def test_reads_that_time_out_as_events_arrive_lose_none(
+    etcd_client: Client, etcd_key_prefix: str
+) -> None:
+    # A consumer polling with a short timeout races the events it waits for: a read that
+    # times out just as an event is queued must leave that event for the next read.
+    c = etcd_client
+    count = 300
+
+    def writer() -> None:
+        for i in range(count):
+            c.put(f"{etcd_key_prefix}{i % 7}", str(i))
+
+    with c.watch(etcd_key_prefix, prefix=True) as watcher:
+        task = backend.spawn(writer, name="test-writer")
+        values: list[bytes] = []
+        timeouts = 0
+        deadline = backend.monotonic() + 30
+        while len(values) < count and backend.monotonic() < deadline:
+            try:
+                values += [e.value for e in (watcher.read(timeout=0.0005)).events]
+            except EtcdTimeoutError:
+                timeouts += 1
+        task.join(10)
+    assert values == [str(i).encode() for i in range(count)]
+    assert timeouts > 0  # the race was exercised
+
+
 def test_filters_drop_event_types(etcd_client: Client, etcd_key_prefix: str) -> None:
     c = etcd_client
     key = etcd_key_prefix + "f"
