@@ -45,6 +45,7 @@ from ...._pb import rpc_pb2
 from ... import _backend as backend
 from ...lease import AsyncLease
 from ..session import AsyncSession
+from .lost import AsyncLostRuns
 from .run import AsyncJobContext, Run, run_command, run_handler
 from .txns import Claim, Finish, Fire, Worker, claim_into, finish_into, retry_ops
 
@@ -148,6 +149,15 @@ class AsyncSchedulerWorker:
         self._claims_lease: AsyncLease | None = None
         self._claims_lease_renew_at = 0.0
         self._claims_lock = backend.Lock()
+        self._lost = AsyncLostRuns(
+            self._client,
+            self._keys,
+            worker_id=self.id,
+            op_timeout=self._op_timeout,
+            clock=self._clock,
+            spec_of=lambda name: state.spec if (state := self._jobs.get(name)) else None,
+            stopping=lambda: self._stopping,
+        )
         self.stats: dict[str, int] = {
             "claims": 0,
             "won": 0,
@@ -414,8 +424,8 @@ class AsyncSchedulerWorker:
             self._on_snapshot(*payload)
         elif what == "session":
             self._claiming = payload is not None and not self._stopping
-            if self._claiming:  # after the snapshot: _reap sees the jobs' retry policies
-                self._spawn(self._recover, name="etcd-scheduler-recover")
+            if self._claiming:  # after the snapshot: reap() sees the jobs' retry policies
+                self._spawn(self._lost.recover, name="etcd-scheduler-recover")
 
     def _on_snapshot(self, start: bytes, end: bytes, kvs: Any) -> None:
         seen = set()
@@ -446,7 +456,7 @@ class AsyncSchedulerWorker:
         elif kind == "triggers" and put and rest and event.kv.version == 1:
             self._queue_trigger(name, rest, event.value)
         elif kind == "workers" and not put:
-            self._spawn(self._reap, event, name="etcd-scheduler-reap")
+            self._spawn(self._lost.reap, event, name="etcd-scheduler-reap")
 
     def _runnable(self, spec: JobSpec) -> bool:
         if spec.handler is not None:
@@ -937,141 +947,6 @@ class AsyncSchedulerWorker:
                 log.debug("worker %s: pruned the history of %d jobs", self.id, len(deletes))
         except EtcdError as error:
             log.info("worker %s: pruning history failed: %s", self.id, error)
-
-    # -- lost runs ------------------------------------------------------------------------------
-
-    async def _recover(self) -> None:
-        """On a new session: find the sessions that ended while no worker was there to see it
-        (a marker without its registration) and reap each at the revision its registration was
-        deleted, as if the deletion had just been watched."""
-        keys = self._keys
-        try:
-            response = await (
-                self._client.txn(timeout=self._op_timeout)
-                .then(
-                    Op.get(keys.sessions(), prefix=True),
-                    Op.get(keys.workers(), prefix=True, keys_only=True),
-                )
-                .commit()
-            )
-        except EtcdError as error:
-            log.warning("worker %s: cannot look for unrecorded lost runs: %s", self.id, error)
-            return
-        markers, registered = response.responses
-        assert isinstance(markers, GetResponse) and isinstance(registered, GetResponse)
-        alive = {kv.key for kv in registered.kvs}
-        for marker in markers.kvs:
-            _, worker_id, lease_hex = keys.split(marker.key)
-            registration = keys.worker(worker_id, lease_hex).encode()
-            if registration in alive or self._stopping:
-                continue  # alive: its end will come through the watch
-            try:
-                event = await self._deletion(registration, marker.create_revision)
-            except CompactedError:
-                log.warning(
-                    "worker %s: the end of %s's session %s is compacted away; its runs in "
-                    "progress then (if any) cannot be recorded as lost",
-                    self.id,
-                    worker_id,
-                    lease_hex,
-                )
-                await self._drop_marker(marker.key)
-                continue
-            except EtcdError as error:
-                log.warning("worker %s: cannot see %s's session end: %s", self.id, worker_id, error)
-                continue
-            if event is not None:
-                await self._reap(event)
-
-    async def _deletion(self, key: bytes, since: int) -> Event | None:
-        """The event that deleted ``key`` (created at revision ``since``), read from etcd's
-        history with a watch; None if it is not there within ``op_timeout``."""
-        async with self._client.watch(key, start_revision=since) as watcher:
-            deadline = backend.monotonic() + self._op_timeout
-            while (remaining := deadline - backend.monotonic()) > 0:
-                try:
-                    response = await watcher.read(remaining)
-                except EtcdTimeoutError:
-                    break
-                for event in response.events:
-                    if event.type is EventType.DELETE:
-                        return event
-        return None
-
-    async def _drop_marker(self, key: bytes) -> None:
-        try:
-            await self._client.delete(key, timeout=self._op_timeout)
-        except EtcdError as error:
-            log.info("worker %s: could not delete %r: %s", self.id, key, error)
-
-    async def _reap(self, event: Event) -> None:
-        """A worker's registration vanished (its session ended): record its runs in progress
-        (deleted with it, at the same revision) as lost, once, and queue retries; then drop the
-        session's marker (kept if a record could not be written, for the next ``_recover``)."""
-        _, worker_id, lease_hex = self._keys.split(event.key)
-        try:
-            lease = int(lease_hex, 16)
-        except ValueError:
-            return
-        try:
-            gone = await self._client.get(
-                self._keys.running(),
-                prefix=True,
-                revision=event.kv.mod_revision - 1,
-                timeout=self._op_timeout,
-            )
-        except EtcdError as error:
-            log.warning(
-                "worker %s: cannot see %s's runs to record them lost: %s", self.id, worker_id, error
-            )
-            return
-        recorded = True
-        for kv in gone.kvs:
-            if kv.lease != lease:
-                continue
-            _, name, run_id = self._keys.split(kv.key)
-            try:
-                info = json.loads(kv.value)
-                tick = datetime.fromisoformat(info["tick"]) if info.get("tick") else None
-                attempt = int(info.get("attempt", 1))
-                kind = str(info.get("kind", "scheduled"))
-                started = info.get("started")
-            except (ValueError, TypeError, KeyError, AttributeError):
-                continue
-            record = RunRecord(
-                name,
-                run_id,
-                tick,
-                RunOutcome.LOST,
-                kind,
-                attempt,
-                worker_id,
-                kv.create_revision,
-                started,
-                self._clock(),
-                error="the worker's session ended during the run (it died or was cut off)",
-            )
-            state = self._jobs.get(name)
-            now = self._clock()
-            extra = retry_ops(self._keys, state.spec, run_id, attempt, record, now) if state else []
-            record_key = self._keys.record(name, run_id)
-            try:
-                await (
-                    self._client.txn(timeout=self._op_timeout)
-                    .if_(
-                        Compare.create_revision(record_key) == 0,
-                        Compare.create_revision(kv.key) == 0,
-                    )
-                    .then(Op.put(record_key, record.to_json()), *extra)
-                    .commit()
-                )
-            except EtcdError as error:
-                recorded = False
-                log.warning(
-                    "worker %s: could not record %s/%s as lost: %s", self.id, name, run_id, error
-                )
-        if recorded:
-            await self._drop_marker(self._keys.session(worker_id, lease_hex).encode())
 
 
 _EPOCH = sched.to_datetime(0)
