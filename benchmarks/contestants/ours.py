@@ -54,7 +54,7 @@ class Sync:
             self.NA["election"] = NO_ELECTION
 
     def range_count(self, prefix: bytes) -> int:
-        return _touch(self.c.get(prefix, prefix=True).kvs)
+        return _pairs(self.c.get(prefix, prefix=True))
 
     def cas(self, key: bytes, old: bytes, new: bytes) -> bool:
         txn = self.c.txn().if_(Compare.value(key) == old).then(Op.put(key, new))
@@ -146,7 +146,7 @@ class Async:
             self.NA["election"] = NO_ELECTION
 
     async def range_count(self, prefix: bytes) -> int:
-        return _touch((await self.c.get(prefix, prefix=True)).kvs)
+        return _pairs(await self.c.get(prefix, prefix=True))
 
     async def cas(self, key: bytes, old: bytes, new: bytes) -> bool:
         txn = self.c.txn().if_(Compare.value(key) == old).then(Op.put(key, new))
@@ -230,12 +230,12 @@ async def _make_async(endpoint: str) -> Async:
     return adapter
 
 
-def _touch(kvs: Any) -> int:
-    """Read every key and value, as a user must (and as the bare workers do): a KeyValue is a
-    view of the wire message, so counting alone would flatter us."""
+def _pairs(response: Any) -> int:
+    """Read every key and value, as a user must (and as the bare workers do), the documented fast
+    way: ``GetResponse.items()`` (key, value) pairs, no ``KeyValue`` made. Counting alone would
+    flatter us: the range's items are made only when reached."""
     n = 0
-    for kv in kvs:
-        kv.key, kv.value  # noqa: B018
+    for key, value in response.items():  # noqa: B007
         n += 1
     return n
 

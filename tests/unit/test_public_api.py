@@ -78,6 +78,7 @@ PUBLIC = {
     "JobSpec",
     "JobStatus",
     "KeyValue",
+    "KeyValues",
     "LeaderInfo",
     "Lease",
     "LeaseError",

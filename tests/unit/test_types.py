@@ -10,7 +10,14 @@ import pickle
 import pytest
 
 from etcd_recipes._core import types
-from etcd_recipes._core.types import GetResponse, KeyValue, PutResponse, ResponseHeader
+from etcd_recipes._core.types import (
+    DeleteResponse,
+    GetResponse,
+    KeyValue,
+    KeyValues,
+    PutResponse,
+    ResponseHeader,
+)
 from etcd_recipes._pb import kv_pb2, rpc_pb2
 
 FIELDS = (b"/k", b"v", 10, 20, 3, 7)
@@ -86,21 +93,69 @@ def test_dataclass_helpers_still_work() -> None:
             assert (key, value) == (b"/k", b"v")
 
 
-def test_get_response_of_many_keys_restores_the_collector() -> None:
-    n = types._PAUSE_GC_FROM + 10
+def test_a_large_range_is_a_sequence_read_as_it_is_reached() -> None:
+    n = 1000
     pb = rpc_pb2.RangeResponse(header=HDR, count=n, kvs=[wire_kv(b"/k%05d" % i) for i in range(n)])
-    assert gc.isenabled()
     response = GetResponse._from_pb(pb)
-    assert gc.isenabled()
-    assert len(response) == n and response.count == n and not response.more
-    assert [kv.key for kv in response.kvs[:2]] == [b"/k00000", b"/k00001"]
+    kvs = response.kvs
+    assert isinstance(kvs, KeyValues) and len(response) == len(kvs) == n and kvs
+    assert response.count == n and not response.more
     assert response.header == ResponseHeader(1, 2, 20, 4)
+    assert kvs[0].key == b"/k00000" and kvs[-1].key == b"/k00999"
+    assert [kv.key for kv in kvs[:2]] == [b"/k00000", b"/k00001"]
+    assert isinstance(kvs[:2], tuple) and isinstance(kvs[0], KeyValue)
+    assert [kv.key for kv in reversed(kvs)][:1] == [b"/k00999"]
+    assert [kv.key for kv in kvs] == response.keys() == [b"/k%05d" % i for i in range(n)]
+    assert response.values() == [b"v"] * n
+    assert response.items() == kvs.items() == [(b"/k%05d" % i, b"v") for i in range(n)]
+    assert kvs.keys() == response.keys() and kvs.values() == response.values()
+    with pytest.raises(IndexError):
+        kvs[n]
+    # Compared, hashed, copied and pickled like the tuple of its KeyValues.
+    as_tuple = tuple(kvs)
+    assert kvs == as_tuple and as_tuple == kvs and kvs == GetResponse._from_pb(pb).kvs
+    assert kvs != as_tuple[1:] and kvs != list(as_tuple)
+    assert hash(kvs) == hash(as_tuple)
+    assert KeyValue(b"/k00001", b"v", 10, 20, 3, 7) in kvs
+    for again in (
+        pickle.loads(pickle.dumps(response)),
+        copy.copy(response),
+        copy.deepcopy(response),
+    ):
+        assert again == response and again.items() == response.items()
+    detached = copy.copy(kvs)
+    assert detached == kvs and all(type(kv._pb) is not kv_pb2.KeyValue for kv in detached)
+    assert repr(response).startswith("GetResponse(header=ResponseHeader(") and "/k00999" in repr(
+        kvs
+    )
+
+
+def test_many_deleted_keys_are_converted_with_the_collector_paused_then_restored() -> None:
+    n = types._PAUSE_GC_FROM + 10
+    pb = rpc_pb2.DeleteRangeResponse(
+        header=HDR, deleted=n, prev_kvs=[wire_kv(b"/k%05d" % i) for i in range(n)]
+    )
+    assert gc.isenabled()
+    response = DeleteResponse._from_pb(pb)
+    assert gc.isenabled()
+    assert response.deleted == n and [kv.key for kv in response.prev_kvs[:1]] == [b"/k00000"]
     gc.disable()
     try:  # a caller that paused the collector itself keeps it paused
-        GetResponse._from_pb(pb)
+        DeleteResponse._from_pb(pb)
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_key_values_built_by_the_caller_behave_the_same() -> None:
+    built = KeyValues([KeyValue(*FIELDS), KeyValue(b"/l", b"w", 11, 21, 1, 0)])
+    assert len(built) == 2 and built[1].key == b"/l" and built[:1] == (KeyValue(*FIELDS),)
+    assert built.items() == [(b"/k", b"v"), (b"/l", b"w")]
+    response = GetResponse(ResponseHeader(1, 2, 20, 4), built, 2, False)
+    assert response.keys() == [b"/k", b"/l"] and response.kv == KeyValue(*FIELDS)
+    as_tuple = GetResponse(ResponseHeader(1, 2, 20, 4), tuple(built), 2, False)
+    assert as_tuple == response and as_tuple.items() == response.items()
+    assert KeyValues() == () and not KeyValues()
 
 
 def test_small_get_and_put_responses() -> None:
@@ -109,6 +164,7 @@ def test_small_get_and_put_responses() -> None:
     assert got.kv == KeyValue(*FIELDS) and got.value == b"v"
     empty = GetResponse._from_pb(rpc_pb2.RangeResponse(header=HDR))
     assert empty.kv is None and empty.value is None and len(empty) == 0
+    assert empty.kvs == () and empty.items() == [] and empty.keys() == []
     put = PutResponse._from_pb(rpc_pb2.PutResponse(header=HDR))
     assert put == PutResponse(ResponseHeader(1, 2, 20, 4), None)
     prev = PutResponse._from_pb(rpc_pb2.PutResponse(header=HDR, prev_kv=wire_kv()))

@@ -42,7 +42,7 @@ import functools
 import logging
 import threading
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any, ParamSpec
 
@@ -730,7 +730,7 @@ def _expired(session: AsyncSession) -> bool:
     return session.lost or backend.monotonic() >= session.lease.expires_at
 
 
-def _kvs(response: types.TxnResponse, index: int) -> tuple[types.KeyValue, ...]:
+def _kvs(response: types.TxnResponse, index: int) -> Sequence[types.KeyValue]:
     result = response.responses[index]
     assert isinstance(result, types.GetResponse)
     return result.kvs

@@ -43,7 +43,7 @@ import functools
 import logging
 import threading
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, ParamSpec
 
@@ -729,7 +729,7 @@ def _expired(session: Session) -> bool:
     return session.lost or backend.monotonic() >= session.lease.expires_at
 
 
-def _kvs(response: types.TxnResponse, index: int) -> tuple[types.KeyValue, ...]:
+def _kvs(response: types.TxnResponse, index: int) -> Sequence[types.KeyValue]:
     result = response.responses[index]
     assert isinstance(result, types.GetResponse)
     return result.kvs
