@@ -13,6 +13,7 @@ from etcd_recipes import (
     CompactedError,
     FutureRevisionError,
     InvalidArgumentError,
+    KeyValues,
     Op,
     SortOrder,
     SortTarget,
@@ -120,8 +121,9 @@ def test_kv_is_reachable_as_client_kv(etcd_client: Client, etcd_key_prefix: str)
 
 
 def test_large_range_keyvalues_are_plain_values(etcd_client: Client, etcd_key_prefix: str) -> None:
-    """A range past the size where conversion pauses the collector: every pair is right, the
-    collector runs again afterwards, and a kept pair outlives the response as an equal value."""
+    """A large range: every pair is right through ``kvs`` (a KeyValues sequence, equal to the
+    tuple of its KeyValues) and through ``items()``/``keys()``/``values()``, the collector is on,
+    and a kept pair outlives the response as an equal value."""
     c = etcd_client
     n = 600
     for start in range(0, n, 100):
@@ -132,6 +134,12 @@ def test_large_range_keyvalues_are_plain_values(etcd_client: Client, etcd_key_pr
     assert got.count == n and len(got) == n
     assert [kv.key for kv in got.kvs] == [f"{etcd_key_prefix}{i:04d}".encode() for i in range(n)]
     assert [kv.value for kv in got.kvs] == [f"v{i}".encode() for i in range(n)]
+    keys = [f"{etcd_key_prefix}{i:04d}".encode() for i in range(n)]
+    assert isinstance(got.kvs, KeyValues) and got.kvs == tuple(got.kvs)
+    assert got.items() == list(zip(keys, [f"v{i}".encode() for i in range(n)], strict=True))
+    assert got.keys() == keys and got.values()[:2] == [b"v0", b"v1"]
+    assert [kv.key for kv in got.kvs[10:12]] == keys[10:12]
+    assert (c.get(etcd_key_prefix, prefix=True, keys_only=True)).values() == [b""] * n
     last = got.kvs[-1]
     kept = pickle.loads(pickle.dumps(last))
     assert kept == last and hash(kept) == hash(last) and repr(kept) == repr(last)
