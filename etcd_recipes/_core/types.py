@@ -273,7 +273,8 @@ class GetResponse:
     @property
     def value(self) -> bytes | None:
         """The first key's value, or None when nothing matched."""
-        return self.kvs[0].value if self.kvs else None
+        rows = _rows(self.kvs)  # read from the wire message: no KeyValue made (get().value)
+        return rows[0].value if rows else None
 
     def items(self) -> list[tuple[bytes, bytes]]:
         """Every ``(key, value)`` pair, in order (no ``KeyValue`` is made)."""
